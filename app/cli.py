@@ -1,0 +1,180 @@
+"""The `maskft` command line: thin Typer wrappers over plain functions.
+
+Every command validates its input before doing work; any `UsageError` (bad flag value,
+unreadable file, unknown dataset, ...) becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from maskft.app.errors import UsageError, usage_errors
+
+app = typer.Typer(
+    name="maskft",
+    help="Knowledge-injection ablations: AR vs masked fine-tuning vs masked diffusion.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Generate, import and inspect datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+console = Console()
+
+
+# ---- data -------------------------------------------------------------------------------
+@data_app.command("generate")
+def data_generate(
+    dataset: str = typer.Option(..., "--dataset", help="Generator: namedesc, bio or wiki."),
+    out: Path = typer.Option(..., "--out", help="Dataset directory to write (must not exist or be empty)."),
+    seed: int = typer.Option(0, "--seed", help="Generator seed."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty output directory."),
+) -> None:
+    """Generate a dataset (base + inject populations, paraphrases, questions) into OUT."""
+    from maskft.app.data_view import print_summary
+    from maskft.datasets.registry import generate_to
+
+    with usage_errors():
+        data = generate_to(dataset, out, seed=seed, force=force)
+    console.print(f"[green]wrote[/] {out}")
+    print_summary(console, data)
+
+
+@data_app.command("import")
+def data_import(
+    fmt: str = typer.Option(..., "--format", help="paper, jsonl, parquet or csv."),
+    docs: Path = typer.Option(..., "--docs", help="Documents file."),
+    out: Path = typer.Option(..., "--out", help="Dataset directory to write."),
+    paraphrases: Optional[Path] = typer.Option(None, "--paraphrases", help="Paper format: same-order paraphrase file."),
+    permuted: Optional[Path] = typer.Option(None, "--permuted", help="Paper format: permuted-order paraphrase file."),
+    questions: Optional[Path] = typer.Option(None, "--questions", help="Questions file (JSONL for the paper format)."),
+    text_col: str = typer.Option("text", "--text-col"),
+    id_col: str = typer.Option("id", "--id-col"),
+    population_col: str = typer.Option("population", "--population-col"),
+    paraphrase_of_col: str = typer.Option("paraphrase_of", "--paraphrase-of-col"),
+    order_col: str = typer.Option("order", "--order-col"),
+    question_col: str = typer.Option("question", "--question-col"),
+    answer_col: str = typer.Option("answer", "--answer-col"),
+    direction_col: str = typer.Option("direction", "--direction-col"),
+    group_col: str = typer.Option("group", "--group-col"),
+    name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: OUT's folder name)."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty output directory."),
+) -> None:
+    """Import the paper's files or generic JSONL/Parquet/CSV tables into a dataset directory."""
+    from maskft.app.data_view import print_summary
+    from maskft.datasets import importers
+    from maskft.datasets.registry import check_output_dir
+
+    with usage_errors():
+        check_output_dir(out, force=force)
+        dataset_name = name or out.name
+        if fmt == "paper":
+            data = importers.import_paper(docs, paraphrases=paraphrases, permuted=permuted, questions=questions, name=dataset_name)
+        elif fmt in ("jsonl", "parquet", "csv"):
+            if paraphrases or permuted:
+                raise UsageError("--paraphrases/--permuted are for --format paper; generic tables mark paraphrases with a paraphrase_of column")
+            columns = importers.ColumnMap(
+                text=text_col, id=id_col, population=population_col, paraphrase_of=paraphrase_of_col, order=order_col,
+                question=question_col, answer=answer_col, direction=direction_col, group=group_col,
+            )
+            data = importers.import_table(docs, questions, fmt=fmt, columns=columns, name=dataset_name)
+        else:
+            raise UsageError(f"unknown format {fmt!r}: use paper, jsonl, parquet or csv")
+        check_output_dir(out, force=force)
+        data.save(out)
+    console.print(f"[green]wrote[/] {out}")
+    print_summary(console, data)
+
+
+@data_app.command("show")
+def data_show(
+    dataset: str = typer.Argument(..., help="A dataset directory or a generator name."),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as one JSON object."),
+    seed: int = typer.Option(0, "--seed", help="Seed, when DATASET is a generator name."),
+) -> None:
+    """Summarise a dataset: counts, lengths and a few examples."""
+    from maskft.app.data_view import print_summary, summary_dict
+    from maskft.datasets.registry import resolve_dataset
+
+    with usage_errors():
+        data = resolve_dataset(dataset, seed=seed)
+    if as_json:
+        print(json.dumps(summary_dict(data)))
+    else:
+        print_summary(console, data, examples=True)
+
+
+# ---- score ------------------------------------------------------------------------------
+@app.command("score")
+def score(
+    outputs: Path = typer.Argument(..., help="JSONL, Parquet or CSV of model outputs."),
+    pred_col: str = typer.Option("prediction", "--pred-col"),
+    gold_col: str = typer.Option("answer", "--gold-col"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Score model outputs with the paper's metric (ROUGE-1 recall) and exact match."""
+    from maskft.app.data_view import print_scores
+    from maskft.trainers.metric import score_file
+
+    with usage_errors():
+        result = score_file(outputs, pred_col=pred_col, gold_col=gold_col)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print_scores(console, result)
+
+
+# ---- not yet built ----------------------------------------------------------------------
+def _not_built(command: str, issue: str) -> None:
+    typer.echo(f"maskft {command}: not built yet ({issue}); nothing was run", err=True)
+    raise typer.Exit(2)
+
+
+@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train() -> None:
+    """Run one injection trial (dataset x method) and write its results."""
+    _not_built("train", "see the trainers issue")
+
+
+@app.command("ablate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def ablate() -> None:
+    """Run a study: the grid of methods x mask ratios x paraphrase counts, on Ray Tune."""
+    _not_built("ablate", "see the Ray Tune ablations issue")
+
+
+@app.command("report", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def report() -> None:
+    """Write the markdown table and PNG curves of a study."""
+    _not_built("report", "see the Ray Tune ablations issue")
+
+
+@app.command("tui", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def tui() -> None:
+    """Configure, launch, watch and browse studies in a terminal UI."""
+    _not_built("tui", "the Textual TUI is not built yet")
+
+
+def main() -> None:
+    """Entry point: Click's own usage errors are reported in our one-line style too."""
+    # Typer >= 0.20 vendors Click as typer._click; its exceptions are the ones raised here.
+    from typer._click import exceptions as click
+
+    try:
+        code = app(standalone_mode=False)
+    except click.NoArgsIsHelpError as e:
+        print(e.ctx.get_help() if e.ctx else "", file=sys.stderr)
+        code = 2
+    except click.UsageError as e:
+        print(f"maskft: error: {e.format_message()}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print("maskft: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,90 @@
+"""The one results schema: a row per (trial, evaluation point, population, split, direction, group).
+
+`maskft train`, Ray trials, the results store, the report and the TUI all read and write
+exactly these columns (DESIGN.md "Interfaces").
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+RESULT_SCHEMA: dict[str, pl.DataType] = {
+    "trial_id": pl.Utf8,
+    "dataset": pl.Utf8,
+    "method": pl.Utf8,
+    "mask_ratio": pl.Utf8,  # "random" | "schedule" | a number as text; null for methods without one
+    "paraphrases": pl.Int64,
+    "order": pl.Utf8,
+    "replay": pl.Float64,
+    "model": pl.Utf8,
+    "seed": pl.Int64,
+    "epoch": pl.Int64,
+    "step": pl.Int64,
+    "docs_seen": pl.Int64,
+    "tokens_seen": pl.Int64,
+    "wall_s": pl.Float64,
+    "loss": pl.Float64,
+    "population": pl.Utf8,  # "inject" | "base" (retention sample)
+    "split": pl.Utf8,  # "val" | "test"
+    "direction": pl.Utf8,  # "forward" | "backward"
+    "group": pl.Utf8,
+    "n": pl.Int64,  # questions behind this row's means
+    "accuracy": pl.Float64,  # ROUGE-1 recall, the paper's metric
+    "exact_match": pl.Float64,
+}
+CONDITION_COLUMNS = ["dataset", "method", "mask_ratio", "paraphrases", "order", "replay", "model"]
+
+
+def empty_results() -> pl.DataFrame:
+    return pl.DataFrame(schema=RESULT_SCHEMA)
+
+
+def conform(frame: pl.DataFrame) -> pl.DataFrame:
+    """Columns in schema order and types; fails loudly on a missing column."""
+    missing = [c for c in RESULT_SCHEMA if c not in frame.columns]
+    if missing:
+        raise ValueError(f"results rows lack column(s): {', '.join(missing)}")
+    return frame.select([pl.col(c).cast(t) for c, t in RESULT_SCHEMA.items()])
+
+
+def headline(results: pl.DataFrame, population: str = "inject") -> pl.DataFrame:
+    """Per trial: forward/backward test accuracy at the best `val` point and at the last point.
+
+    The best point maximises the mean of forward and backward `val` accuracy (the paper's
+    "total accuracy", but chosen on held-out question templates); when a dataset has no
+    `val` questions the test numbers select themselves, as in the paper, and the
+    `selected_on` column says so.
+    """
+    rows = results.filter(pl.col("population") == population)
+    if rows.height == 0:
+        return pl.DataFrame()
+    per_point = (
+        rows.group_by("trial_id", "epoch", "split", "direction")
+        .agg((pl.col("accuracy") * pl.col("n")).sum() / pl.col("n").sum())
+        .pivot(on="direction", index=["trial_id", "epoch", "split"], values="accuracy")
+    )
+    for d in ("forward", "backward"):
+        if d not in per_point.columns:
+            per_point = per_point.with_columns(pl.lit(None, pl.Float64).alias(d))
+    per_point = per_point.with_columns(pl.mean_horizontal("forward", "backward").alias("total"))
+    has_val = per_point.filter(pl.col("split") == "val").select("trial_id").unique()
+    selector = per_point.filter(
+        (pl.col("split") == "val") | ~pl.col("trial_id").is_in(has_val["trial_id"].implode())
+    )
+    best = (
+        selector.sort("total", "epoch", descending=[True, False], nulls_last=True)
+        .group_by("trial_id", maintain_order=True)
+        .first()
+        .select("trial_id", pl.col("epoch").alias("best_epoch"), pl.col("split").alias("selected_on"))
+    )
+    test = per_point.filter(pl.col("split") == "test")
+    last = test.group_by("trial_id").agg(pl.col("epoch").max().alias("last_epoch"))
+    out = best.join(last, on="trial_id")
+    out = out.join(
+        test.select("trial_id", pl.col("epoch").alias("best_epoch"), pl.col("forward").alias("best_forward"), pl.col("backward").alias("best_backward")),
+        on=["trial_id", "best_epoch"], how="left",
+    ).join(
+        test.select("trial_id", pl.col("epoch").alias("last_epoch"), pl.col("forward").alias("last_forward"), pl.col("backward").alias("last_backward")),
+        on=["trial_id", "last_epoch"], how="left",
+    )
+    return out.sort("trial_id")
