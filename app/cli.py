@@ -64,13 +64,14 @@ def data_import(
     answer_col: str = typer.Option("answer", "--answer-col"),
     direction_col: str = typer.Option("direction", "--direction-col"),
     group_col: str = typer.Option("group", "--group-col"),
+    split_col: str = typer.Option("split", "--split-col"),
     name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: OUT's folder name)."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output directory."),
 ) -> None:
     """Import the paper's files or generic JSONL/Parquet/CSV tables into a dataset directory."""
     from maskft.app.data_view import print_summary
     from maskft.datasets import importers
-    from maskft.datasets.registry import check_output_dir
+    from maskft.datasets.registry import check_output_dir, write_dataset
 
     with usage_errors():
         check_output_dir(out, force=force)
@@ -82,13 +83,12 @@ def data_import(
                 raise UsageError("--paraphrases/--permuted are for --format paper; generic tables mark paraphrases with a paraphrase_of column")
             columns = importers.ColumnMap(
                 text=text_col, id=id_col, population=population_col, paraphrase_of=paraphrase_of_col, order=order_col,
-                question=question_col, answer=answer_col, direction=direction_col, group=group_col,
+                question=question_col, answer=answer_col, direction=direction_col, group=group_col, split=split_col,
             )
             data = importers.import_table(docs, questions, fmt=fmt, columns=columns, name=dataset_name)
         else:
             raise UsageError(f"unknown format {fmt!r}: use paper, jsonl, parquet or csv")
-        check_output_dir(out, force=force)
-        data.save(out)
+        write_dataset(data, out, force=force)
     console.print(f"[green]wrote[/] {out}")
     print_summary(console, data)
 

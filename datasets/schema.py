@@ -193,7 +193,7 @@ class KnowledgeData:
         """Content hash: base-stage caches key on it, so edited data never reuses a stale base."""
         h = hashlib.sha256()
         for frame in (self.documents, self.questions):
-            h.update(frame.write_csv().encode())
+            h.update(frame.write_ndjson().encode())  # ndjson: CSV cannot hold the answers list
         return h.hexdigest()[:16]
 
 

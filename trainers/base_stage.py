@@ -1,0 +1,230 @@
+"""The base stage of the tiny-model protocol: the stand-in for a pretrained instruct model.
+
+No weights can be downloaded, so before any injection a tiny model learns the language,
+the document styles and the QA skill from the *base* population (DESIGN.md "Running on a
+CPU"). It is cached on disk under a hash of everything that shapes it (dataset content,
+this config, the code version), built under a file lock and moved into place atomically,
+so concurrent trials share one copy and never see a half-written one.
+
+Layout of one cache entry `<cache>/base/<dataset>-<key>/`:
+    tokenizer/   the dataset's tokenizer (shared by the AR and dLLM bases)
+    ar/          AR base checkpoint + report.json
+    dllm/        dLLM base checkpoint + report.json (AR-initialised by default)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+from filelock import FileLock
+
+from maskft.datasets.chat import FACT_PROMPT, RECOVER_INSTRUCTION, RECOVER_PREFIX, ChatFormat
+from maskft.datasets.registry import default_cache_dir
+from maskft.datasets.schema import KnowledgeData
+from maskft.datasets.tokenizer import build_tokenizer, load_tokenizer, save_tokenizer
+from maskft.trainers.evaluation import EvalConfig, aggregate, evaluate
+from maskft.trainers.loop import TrainConfig, TrainState, train
+from maskft.trainers.models import build_model, load_model, make_bidirectional, save_model
+from maskft.trainers.objectives import (
+    CausalObjective,
+    ChatExample,
+    DiffusionObjective,
+    MaskedObjective,
+    MixtureObjective,
+    Tagged,
+)
+
+CODE_VERSION = 1  # bump when base-stage training changes meaning, to invalidate caches
+DLLM_INITS = ("ar", "scratch")
+Progress = Callable[[str, TrainState], None]
+
+
+class BaseStageError(ValueError):
+    """The base model is not good enough to hand to trials (one-line message)."""
+
+
+@dataclass(frozen=True)
+class BaseConfig:
+    """How the base models are made. Defaults follow the CPU prototype in DESIGN.md."""
+
+    preset: str = "tiny"
+    seed: int = 0
+    vocab_size: int = 4096
+    paraphrases: int = 3  # per order, per base document: style variety without swamping the epoch
+    epochs: int = 20
+    lr: float = 1e-3
+    batch_size: int = 32
+    recovery_chats: bool = True  # masked-recovery chats in the AR base mixture (a control the paper cannot run)
+    dllm_init: str = "ar"  # "ar": adapt the AR base with the diffusion loss (A2D); "scratch"
+    dllm_epochs: int = 24
+    dllm_lr: float = 1e-3
+    threshold: float = 0.9  # minimum base-QA accuracy (mean of forward and backward) to hand over
+    eval_questions: int = 256  # base questions sampled for the check
+
+    def __post_init__(self) -> None:
+        if self.dllm_init not in DLLM_INITS:
+            raise ValueError(f"dllm_init must be one of {', '.join(DLLM_INITS)}, got {self.dllm_init!r}")
+        if not 0 <= self.threshold <= 1:
+            raise ValueError(f"base threshold must be in [0, 1], got {self.threshold}")
+        if self.paraphrases < 0:
+            raise ValueError(f"base paraphrases must be >= 0, got {self.paraphrases}")
+        for name in ("epochs", "dllm_epochs", "batch_size", "eval_questions", "vocab_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"base {name} must be positive, got {getattr(self, name)}")
+        for name in ("lr", "dllm_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"base {name} must be positive, got {getattr(self, name)}")
+
+
+def base_dir(data: KnowledgeData, config: BaseConfig, cache_dir: Path | None = None) -> Path:
+    """Where this dataset's base models live; the key covers data content, config and code."""
+    key = json.dumps({"data": data.fingerprint(), "config": asdict(config), "code": CODE_VERSION}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return (cache_dir or default_cache_dir()) / "base" / f"{data.name}-{digest}"
+
+
+def has_base_population(data: KnowledgeData) -> bool:
+    return data.originals("base").height > 0 and data.questions_for("base").height > 0
+
+
+def ensure_base(
+    data: KnowledgeData,
+    config: BaseConfig,
+    kind: str,
+    *,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """The checkpoint directory of the `kind` ("ar" or "dllm") base model, trained if missing.
+
+    Raises `BaseStageError` if the (cached) model's base-QA accuracy is under the threshold.
+    """
+    if kind not in ("ar", "dllm"):
+        raise ValueError(f"base kind must be 'ar' or 'dllm', got {kind!r}")
+    if not has_base_population(data):
+        raise BaseStageError(
+            f"dataset {data.name!r} has no base population to train a base model on: pass --model with a checkpoint directory"
+        )
+    root = base_dir(data, config, cache_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / kind
+    with FileLock(str(root / f"{kind}.lock")):
+        if not (target / "report.json").exists():
+            if kind == "dllm" and config.dllm_init == "ar":
+                ensure_base(data, config, "ar", cache_dir=cache_dir, progress=progress)
+            _build(data, config, kind, root, progress)
+    report = json.loads((target / "report.json").read_text())
+    if report["accuracy"] < config.threshold:
+        raise BaseStageError(
+            f"{kind} base model reached base-QA accuracy {report['accuracy']:.2f} < threshold {config.threshold:.2f} "
+            f"after {report['epochs']} epochs (cached at {target}); raise the base epochs or lower the threshold"
+        )
+    return target
+
+
+def tokenizer_dir(data: KnowledgeData, root: Path) -> Path:
+    """The dataset's tokenizer, built once per cache entry (under the caller's lock)."""
+    path = root / "tokenizer"
+    with FileLock(str(root / "tokenizer.lock")):
+        if (path / "tokenizer_config.json").exists():
+            return path
+        texts = data.documents["text"].to_list() + data.questions["question"].to_list()
+        texts += [a for answers in data.questions["answers"].to_list() for a in answers]
+        texts += [FACT_PROMPT, RECOVER_INSTRUCTION, RECOVER_PREFIX]
+        _atomic_write(path, lambda tmp: save_tokenizer(build_tokenizer(texts), tmp))
+    return path
+
+
+def base_examples(data: KnowledgeData, fmt: ChatFormat, config: BaseConfig, *, diffusion: bool) -> list:
+    """The base mixture: documents (+ paraphrases in both orders), QA chats, and (AR) recovery chats."""
+    docs = data.documents.filter((pl.col("population") == "base") & (pl.col("index") <= config.paraphrases))["text"].to_list()
+    doc_ids = [fmt.encode(t) for t in docs]
+    qa = [
+        ChatExample(tuple(fmt.encode(q)), tuple(fmt.encode(answers[0])))
+        for q, answers in data.questions_for("base").select("question", "answers").iter_rows()
+    ]
+    if diffusion:
+        return [*doc_ids, *qa]
+    examples = [Tagged("ar", d) for d in doc_ids] + [Tagged("ar", c) for c in qa]
+    if config.recovery_chats:
+        examples += [Tagged("recover", d) for d in doc_ids]
+    return examples
+
+
+def evaluation_sample(data: KnowledgeData, n: int, seed: int = 0) -> pl.DataFrame:
+    """A fixed sample of base questions: the base check and the retention measurement."""
+    base = data.questions_for("base").sort("question_id")
+    if base.height <= n:
+        return base
+    rows = sorted(random.Random(seed).sample(range(base.height), n))
+    return base[rows]
+
+
+def qa_accuracy(per_question: pl.DataFrame) -> float:
+    """Mean of forward and backward ROUGE recall (the paper's "total accuracy")."""
+    by_direction = per_question.group_by("direction").agg(pl.col("accuracy").mean())
+    return float(by_direction["accuracy"].mean())
+
+
+def _build(data: KnowledgeData, config: BaseConfig, kind: str, root: Path, progress: Progress | None) -> None:
+    tok_path = tokenizer_dir(data, root)
+    fmt = ChatFormat.from_tokenizer(load_tokenizer(tok_path))
+    diffusion = kind == "dllm"
+    if diffusion and config.dllm_init == "ar":
+        model = make_bidirectional(load_model(root / "ar"))
+    else:
+        model = build_model(
+            config.preset, len(fmt.tokenizer), bos_id=fmt.bos_id, eos_id=fmt.eos_id, pad_id=fmt.pad_id,
+            bidirectional=diffusion, seed=config.seed,
+        )
+    if diffusion:
+        objective = DiffusionObjective(fmt)
+        epochs, lr = config.dllm_epochs, config.dllm_lr
+    else:
+        objective = MixtureObjective({"ar": CausalObjective(fmt), "recover": MaskedObjective(fmt)})
+        epochs, lr = config.epochs, config.lr
+    examples = base_examples(data, fmt, config, diffusion=diffusion)
+    train_config = TrainConfig(lr=lr, batch_size=config.batch_size, epochs=epochs, seed=config.seed)
+    label = f"base {kind}"
+    state = train(
+        model, objective, examples, train_config,
+        on_step=(lambda s: progress(label, s)) if progress else None,
+    )
+    if progress:
+        progress(f"{label}: checking base QA", state)
+    per_question = evaluate(model, fmt, evaluation_sample(data, config.eval_questions, config.seed), diffusion=diffusion)
+    report = {
+        "kind": kind,
+        "accuracy": qa_accuracy(per_question),
+        "exact_match": float(per_question["exact_match"].mean()),
+        "by_direction": aggregate(per_question).group_by("direction").agg(pl.col("accuracy").mean()).to_dicts(),
+        "epochs": epochs,
+        "steps": state.step,
+        "wall_s": state.wall_s,
+        "config": asdict(config),
+        "dataset": data.name,
+    }
+
+    def write(tmp: Path) -> None:
+        save_model(model, tmp)
+        save_tokenizer(fmt.tokenizer, tmp)  # a base checkpoint is self-contained, like a downloaded one
+        (tmp / "report.json").write_text(json.dumps(report, indent=2))
+
+    _atomic_write(root / kind, write)
+
+
+def _atomic_write(target: Path, write: Callable[[Path], object]) -> None:
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
