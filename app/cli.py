@@ -137,10 +137,71 @@ def _not_built(command: str, issue: str) -> None:
     raise typer.Exit(2)
 
 
-@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def train() -> None:
+@app.command("train")
+def train(
+    dataset: str = typer.Option("namedesc", "--dataset", help="Generator name (namedesc, bio, wiki) or dataset directory."),
+    method: str = typer.Option(..., "--method", help="ar, masked, random-token, dllm or ar-reverse."),
+    mask_ratio: Optional[str] = typer.Option(None, "--mask-ratio", help="random (default), schedule, or a number in [0, 1]."),
+    paraphrases: int = typer.Option(0, "--paraphrases", help="Paraphrases per document (k)."),
+    order: str = typer.Option("same", "--order", help="Paraphrase order: same or permuted."),
+    model: str = typer.Option("tiny", "--model", help="tiny, small, or a local checkpoint directory."),
+    epochs: int = typer.Option(100, "--epochs", help="Injection epochs at k=0 (scaled down with paraphrases)."),
+    replay: float = typer.Option(0.0, "--replay", help="Fraction of each batch drawn from the base population."),
+    seed: int = typer.Option(0, "--seed"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/train-<method>-<time>)."),
+    lr: float = typer.Option(3e-4, "--lr"),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    eval_points: int = typer.Option(6, "--eval-points", help="Log-spaced evaluation epochs."),
+    max_questions: Optional[int] = typer.Option(None, "--max-questions", help="Evaluate a stratified sample of inject questions."),
+    document_format: str = typer.Option("chat", "--document-format", help="ar documents: chat or plain."),
+    base_epochs: int = typer.Option(20, "--base-epochs"),
+    base_threshold: float = typer.Option(0.9, "--base-threshold", help="Minimum base-QA accuracy to start injecting."),
+    recovery_chats: bool = typer.Option(True, "--recovery-chats/--no-recovery-chats", help="Recovery chats in the AR base mixture."),
+    dllm_init: str = typer.Option("ar", "--dllm-init", help="dLLM base: ar (adapt the AR base) or scratch."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="For checkpoints with their own model code (LLaDA)."),
+    force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
+) -> None:
     """Run one injection trial (dataset x method) and write its results."""
-    _not_built("train", "see the trainers issue")
+    import signal
+    import time
+
+    import polars as pl
+
+    from maskft.app.train_view import TrainView, final_table
+    from maskft.datasets.registry import check_output_dir
+    from maskft.trainers.base_stage import BaseConfig
+    from maskft.trainers.trial import TrialConfig, check_data, prepare, run_trial
+
+    out = out or Path("runs") / f"train-{method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with usage_errors():
+        base = BaseConfig(epochs=base_epochs, threshold=base_threshold, recovery_chats=recovery_chats, dllm_init=dllm_init)
+        config = TrialConfig(
+            dataset=dataset, method=method, mask_ratio=mask_ratio, paraphrases=paraphrases, order=order, replay=replay,
+            model=model, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size, eval_points=eval_points,
+            max_questions=max_questions, document_format=document_format, trust_remote_code=trust_remote_code, base=base,
+        )
+        check_data(config)
+        check_output_dir(out, force=force)
+    stop = {"requested": False}
+
+    def request_stop(signum, frame) -> None:
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+        console.print("[yellow]stopping after this step (Ctrl-C again to abort)...[/]")
+
+    previous = signal.signal(signal.SIGINT, request_stop)
+    try:
+        with TrainView(console) as view:
+            with usage_errors():
+                prepared = prepare(config, on_event=view.on_event)
+            summary = run_trial(config, out_dir=out, prepared=prepared, on_event=view.on_event, should_stop=lambda: stop["requested"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    results = pl.read_parquet(out / "results.parquet")
+    console.print(final_table(results))
+    state = "stopped early" if summary["stopped_early"] else "finished"
+    console.print(f"{config.trial_id}: {state} after {summary['steps']} steps in {summary['wall_s']:.0f}s; results in {out}")
 
 
 @app.command("ablate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

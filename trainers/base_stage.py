@@ -58,7 +58,8 @@ class BaseConfig:
     preset: str = "tiny"
     seed: int = 0
     vocab_size: int = 4096
-    paraphrases: int = 3  # per order, per base document: style variety without swamping the epoch
+    paraphrases: int = 1  # per order, per base document: style variety without swamping the epoch
+    questions_per_group: int = 2  # QA chats per (entity, question group): the skill, not every wording
     epochs: int = 20
     lr: float = 1e-3
     batch_size: int = 32
@@ -76,7 +77,7 @@ class BaseConfig:
             raise ValueError(f"base threshold must be in [0, 1], got {self.threshold}")
         if self.paraphrases < 0:
             raise ValueError(f"base paraphrases must be >= 0, got {self.paraphrases}")
-        for name in ("epochs", "dllm_epochs", "batch_size", "eval_questions", "vocab_size"):
+        for name in ("epochs", "dllm_epochs", "batch_size", "questions_per_group", "eval_questions", "vocab_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"base {name} must be positive, got {getattr(self, name)}")
         for name in ("lr", "dllm_lr"):
@@ -149,7 +150,7 @@ def base_examples(data: KnowledgeData, fmt: ChatFormat, config: BaseConfig, *, d
     doc_ids = [fmt.encode(t) for t in docs]
     qa = [
         ChatExample(tuple(fmt.encode(q)), tuple(fmt.encode(answers[0])))
-        for q, answers in data.questions_for("base").select("question", "answers").iter_rows()
+        for q, answers in base_qa(data, config.questions_per_group, config.seed).select("question", "answers").iter_rows()
     ]
     if diffusion:
         return [*doc_ids, *qa]
@@ -157,6 +158,13 @@ def base_examples(data: KnowledgeData, fmt: ChatFormat, config: BaseConfig, *, d
     if config.recovery_chats:
         examples += [Tagged("recover", d) for d in doc_ids]
     return examples
+
+
+def base_qa(data: KnowledgeData, per_group: int, seed: int) -> pl.DataFrame:
+    """Up to `per_group` questions per (entity, group, direction), a seeded choice of templates."""
+    questions = data.questions_for("base").sort("question_id")
+    rank = pl.int_range(pl.len()).shuffle(seed=seed).over("entity_id", "group", "direction")
+    return questions.filter(rank < per_group)
 
 
 def evaluation_sample(data: KnowledgeData, n: int, seed: int = 0) -> pl.DataFrame:

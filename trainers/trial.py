@@ -106,6 +106,17 @@ class Prepared:
     epochs: int
 
 
+def check_data(config: TrialConfig, *, cache_dir: Path | None = None) -> KnowledgeData:
+    """The trial's dataset, checked against the config without touching any model."""
+    data = resolve_dataset(config.dataset, seed=0, cache_dir=cache_dir)
+    data.training_documents(config.paraphrases, config.order)  # raises on a k the data lacks
+    if config.replay and not has_base_population(data):
+        raise DataError(f"--replay needs a base population and dataset {data.name!r} has none")
+    if config.model in PRESETS and not has_base_population(data):
+        raise DataError(f"dataset {data.name!r} has no base population to train a base model on: pass --model with a checkpoint")
+    return data
+
+
 def prepare(config: TrialConfig, *, cache_dir: Path | None = None, on_event: Event | None = None) -> Prepared:
     """Resolve data and model and check they fit, before any injection training.
 
@@ -113,10 +124,8 @@ def prepare(config: TrialConfig, *, cache_dir: Path | None = None, on_event: Eve
     what the dataset has, a tokenizer that does not fit the model, ...).
     """
     emit = on_event or (lambda kind, payload: None)
-    data = resolve_dataset(config.dataset, seed=0, cache_dir=cache_dir)
-    documents = data.training_documents(config.paraphrases, config.order)  # validates k
-    if config.replay and not has_base_population(data):
-        raise DataError(f"--replay needs a base population and dataset {data.name!r} has none")
+    data = check_data(config, cache_dir=cache_dir)
+    documents = data.training_documents(config.paraphrases, config.order)
     if config.model in PRESETS:
         kind = "dllm" if config.diffusion else "ar"
         emit("stage", f"base stage ({kind}, cached after the first run)")
