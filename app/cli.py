@@ -204,16 +204,66 @@ def train(
     console.print(f"{config.trial_id}: {state} after {summary['steps']} steps in {summary['wall_s']:.0f}s; results in {out}")
 
 
-@app.command("ablate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def ablate() -> None:
+@app.command("ablate")
+def ablate(
+    study_file: Optional[Path] = typer.Argument(None, help="A study TOML (default: the embedded default study)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Comma-separated: namedesc, bio, wiki or dataset directories."),
+    method: Optional[str] = typer.Option(None, "--method", help="Comma-separated methods: ar, masked, random-token, dllm, ar-reverse."),
+    mask_ratio: Optional[str] = typer.Option(None, "--mask-ratio", help="Comma-separated: random, schedule or numbers in [0, 1]."),
+    paraphrases: Optional[str] = typer.Option(None, "--paraphrases", help="Comma-separated paraphrase counts, e.g. 0,4,9."),
+    order: Optional[str] = typer.Option(None, "--order", help="Comma-separated: same, permuted."),
+    replay: Optional[str] = typer.Option(None, "--replay", help="Comma-separated replay fractions, e.g. 0,0.5."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Comma-separated seeds."),
+    model: Optional[str] = typer.Option(None, "--model", help="Comma-separated: tiny, small, micro or checkpoint directories."),
+    address: Optional[str] = typer.Option(None, "--address", help="local (default), auto, or ray://HOST:PORT of a running cluster."),
+    cpus_per_trial: Optional[int] = typer.Option(None, "--cpus-per-trial"),
+    gpus_per_trial: Optional[float] = typer.Option(None, "--gpus-per-trial"),
+    max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent"),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Where studies live (default ./runs)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Study name (default: a timestamp)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the study --name after a crash or Ctrl-C."),
+    quick: bool = typer.Option(False, "--quick", help="A tiny preset study (a minute or two on a laptop)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show Ray's own logs."),
+) -> None:
     """Run a study: the grid of methods x mask ratios x paraphrase counts, on Ray Tune."""
-    _not_built("ablate", "see the Ray Tune ablations issue")
+    from maskft.ablate.live import LiveView
+    from maskft.ablate.runner import run_study
+    from maskft.ablate.spec import StudySpec
+
+    with usage_errors():
+        spec = StudySpec.from_cli(
+            study_file, quick=quick, dataset=dataset, method=method, mask_ratio=mask_ratio, paraphrases=paraphrases,
+            order=order, replay=replay, seeds=seeds, model=model, address=address, cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial, max_concurrent=max_concurrent, storage=storage, name=name, resume=resume,
+            verbose=verbose,
+        )
+    with LiveView(console) as view, usage_errors():
+        summary = run_study(spec, listener=view)
+    console.print(
+        f"study {summary['name']}: {summary['finished']}/{summary['trials']} trials finished, "
+        f"{summary['failed']} failed, in {summary['wall_s']:.0f}s; results in {summary['results']}"
+    )
+    for trial_id, error in summary["failures"].items():
+        console.print(f"[red]failed[/] {trial_id}: {error}")
+    if summary["interrupted"]:
+        console.print(f"[yellow]interrupted[/]: continue with `{summary['resume']}`")
+        raise typer.Exit(130)
+    if summary["failed"]:
+        raise typer.Exit(1)
 
 
-@app.command("report", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def report() -> None:
-    """Write the markdown table and PNG curves of a study."""
-    _not_built("report", "see the Ray Tune ablations issue")
+@app.command("report")
+def report(
+    run_dir: Path = typer.Argument(..., help="A study directory (or a `maskft train --out` directory)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write report.md and the PNGs (default RUN_DIR/report)."),
+) -> None:
+    """Write the markdown table (the paper's layout), the A(1-e^-kx) fits and PNG curves of a study."""
+    from maskft.ablate.report import write_report
+
+    with usage_errors():
+        paths = write_report(run_dir, out)
+    for path in paths:
+        console.print(f"[green]wrote[/] {path}")
 
 
 @app.command("tui", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

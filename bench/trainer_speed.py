@@ -2,14 +2,18 @@
 
 Both loops train the tiny preset on the same 32 × 128-token batches (built by the same AR
 objective) with AdamW and gradient clipping; only the loop around them differs
-(Accelerate, schedule, shuffling, bookkeeping). Each is measured twice, interleaved; the
-median step time of the faster run counts, because the machine is shared. Run: python bench/trainer_speed.py
-The other benches import the shared setup from here.
+(Accelerate, schedule, shuffling, bookkeeping). The machine is shared and its load
+swings within seconds, so the two are *interleaved step by step*: every `train()`
+callback runs one step of the plain loop, timed apart from the trainer's own steps, and
+median step times are compared. Run: python bench/trainer_speed.py
+The other benches import the shared setup and timers from here.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -25,11 +29,29 @@ BATCH, SEQ_LEN, VOCAB = 32, 128, 4096
 WARMUP_STEPS, TIMED_STEPS = 3, 10
 
 
-@dataclass
+@dataclass(frozen=True)
+class Step:
+    seconds: float
+    tokens: int
+    docs: int
+
+
+@dataclass(frozen=True)
 class Speed:
+    """Median step time over the timed steps, mean tokens and documents per step."""
+
     seconds_per_step: float
     tokens_per_step: float
     docs_per_step: float
+
+    @classmethod
+    def of(cls, steps: list[Step]) -> Speed:
+        timed = steps[-TIMED_STEPS:]
+        return cls(
+            statistics.median(s.seconds for s in timed),
+            statistics.fmean(s.tokens for s in timed),
+            statistics.fmean(s.docs for s in timed),
+        )
 
     @property
     def tokens_per_s(self) -> float:
@@ -41,8 +63,7 @@ class Speed:
 
 
 def setup(seed: int = 0):
-    """Chat format, an objective factory and 2 batches' worth of random documents that make
-    exactly SEQ_LEN-token plain AR sequences."""
+    """Chat format and 2 batches of random documents that make SEQ_LEN-token plain AR rows."""
     torch.set_num_threads(THREADS)
     fmt = ChatFormat.from_tokenizer(build_tokenizer(["Tell me a fact.", "Here is the recovered text:"] * 3, vocab_size=300))
     g = torch.Generator().manual_seed(seed)
@@ -58,53 +79,58 @@ def fresh_model(seed: int = 0):
     return build_model("tiny", VOCAB, seed=seed)
 
 
-def measure_train(objective, docs, precision: str = "fp32") -> Speed:
-    """Time TIMED_STEPS steps of `train()` after WARMUP_STEPS, read from its own callbacks."""
-    steps = WARMUP_STEPS + TIMED_STEPS
-    marks = []
-    config = TrainConfig(lr=3e-4, batch_size=BATCH, epochs=steps * BATCH / len(docs), precision=precision, log_every=1)
-    train(fresh_model(), objective, docs, config, on_step=lambda s: marks.append((time.perf_counter(), s.tokens_seen, s.docs_seen)))
-    times, tokens, seen = zip(*marks[WARMUP_STEPS - 1 :])
-    return _speed(times, tokens[-1] - tokens[0], seen[-1] - seen[0])
+class PlainLoop:
+    """The loop anyone would write by hand, one timed step per call."""
 
+    def __init__(self, objective, docs) -> None:
+        self.objective, self.docs, self.position = objective, docs, 0
+        self.model = fresh_model()
+        self.optimizer = torch.optim.AdamW(weight_decay_groups(self.model, 0.1), lr=3e-4, betas=(0.9, 0.95))
+        self.generator = torch.Generator().manual_seed(0)
+        self.model.train()
 
-def measure_plain(objective, docs) -> Speed:
-    """The same work in the loop anyone would write by hand."""
-    model = fresh_model()
-    optimizer = torch.optim.AdamW(weight_decay_groups(model, 0.1), lr=3e-4, betas=(0.9, 0.95))
-    generator = torch.Generator().manual_seed(0)
-    model.train()
-    times, tokens = [], 0
-    for step in range(WARMUP_STEPS + TIMED_STEPS):
-        first = (step * BATCH) % len(docs)
-        batch = objective.build_batch(docs[first : first + BATCH], 0.0, generator)
-        tokens += int(batch["attention_mask"].sum()) if step >= WARMUP_STEPS else 0
-        loss = objective.loss(model, batch)
+    def step(self) -> Step:
+        start = time.perf_counter()
+        examples = self.docs[self.position : self.position + BATCH]
+        self.position = (self.position + BATCH) % len(self.docs)
+        batch = self.objective.build_batch(examples, 0.0, self.generator)
+        loss = self.objective.loss(self.model, batch)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if step >= WARMUP_STEPS - 1:
-            times.append(time.perf_counter())
-    return _speed(times, tokens, TIMED_STEPS * BATCH)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return Step(time.perf_counter() - start, int(batch["attention_mask"].sum()), len(examples))
 
 
-def _speed(step_ends: list[float], tokens: int, docs: int) -> Speed:
-    """Per-step figures from the median step time: robust to another process's bursts."""
-    durations = torch.tensor(step_ends).diff()
-    return Speed(durations.median().item(), tokens / len(durations), docs / len(durations))
+def time_train(objective, docs, between_steps: Callable[[], None] = lambda: None) -> list[Step]:
+    """Steps of `train()`, each timed from the end of one callback to the start of the next;
+    `between_steps` runs inside every callback, outside the timings."""
+    steps: list[Step] = []
+    last: dict = {}
+
+    def on_step(state) -> None:
+        now = time.perf_counter()
+        if last:
+            steps.append(Step(now - last["end"], state.tokens_seen - last["tokens"], state.docs_seen - last["docs"]))
+        between_steps()
+        last.update(end=time.perf_counter(), tokens=state.tokens_seen, docs=state.docs_seen)
+
+    total = WARMUP_STEPS + TIMED_STEPS + 1  # the first step has no start mark
+    config = TrainConfig(lr=3e-4, batch_size=BATCH, epochs=total * BATCH / len(docs), precision="fp32", log_every=1)
+    train(fresh_model(), objective, docs, config, on_step=on_step)
+    return steps
 
 
 def main() -> None:
     fmt, docs = setup()
     objective = ar_objective(fmt)
-    plain, trainer = [], []
-    for _ in range(2):
-        plain.append(measure_plain(objective, docs).tokens_per_s)
-        trainer.append(measure_train(objective, docs).tokens_per_s)
-    print(f"plain PyTorch loop: {max(plain):,.0f} tokens/s (runs: {', '.join(f'{x:,.0f}' for x in plain)})")
-    print(f"train(): {max(trainer):,.0f} tokens/s (runs: {', '.join(f'{x:,.0f}' for x in trainer)})")
-    print(f"trainer/plain tokens/s ratio: {max(trainer) / max(plain):.2f} (goal >= 0.95)")
+    plain = PlainLoop(objective, docs)
+    plain_steps: list[Step] = []
+    trainer = Speed.of(time_train(objective, docs, between_steps=lambda: plain_steps.append(plain.step())))
+    baseline = Speed.of(plain_steps)
+    print(f"plain PyTorch loop: {baseline.tokens_per_s:,.0f} tokens/s")
+    print(f"train(): {trainer.tokens_per_s:,.0f} tokens/s")
+    print(f"trainer/plain tokens/s ratio: {trainer.tokens_per_s / baseline.tokens_per_s:.2f} (goal >= 0.95)")
 
 
 if __name__ == "__main__":

@@ -283,14 +283,18 @@ class Person:
 
 
 def generate(seed: int = 0, n_base: int = 240, n_inject: int = 100, n_paraphrases: int = 10) -> KnowledgeData:
-    """Biographies, `n_paraphrases` same-order and permuted paraphrases each, and questions."""
+    """Biographies, `n_paraphrases - 1` same-order and permuted paraphrases each, and questions.
+
+    `n_paraphrases` counts the original, as the paper's paraphrase blocks (and namedesc,
+    wiki) do.
+    """
     if n_base < 0 or n_inject < 1:
         raise ValueError(f"bio needs n_base >= 0 and n_inject >= 1, got {n_base} and {n_inject}")
-    if not 0 <= n_paraphrases <= MAX_PARAPHRASES:
-        raise ValueError(f"bio supports 0..{MAX_PARAPHRASES} paraphrases per order, got {n_paraphrases}")
+    if not 1 <= n_paraphrases <= MAX_PARAPHRASES + 1:
+        raise ValueError(f"bio supports n_paraphrases 1..{MAX_PARAPHRASES + 1} (original included), got {n_paraphrases}")
     rng = random.Random(seed)
     people, triples = _identifiable_people(rng, n_base, n_inject)
-    documents = [row for person in people for row in _documents(rng, person, n_paraphrases)]
+    documents = [row for person in people for row in _documents(rng, person, n_paraphrases - 1)]
     questions = []
     for population in ("base", "inject"):
         group = [p for p in people if p.population == population]

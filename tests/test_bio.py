@@ -10,7 +10,7 @@ from maskft.datasets import bio
 from maskft.datasets.bio import ATTRIBUTE_LABELS, ATTRIBUTES, generate
 from maskft.datasets.schema import DataError, KnowledgeData
 
-N_BASE, N_INJECT, N_PARAPHRASES = 20, 10, 9
+N_BASE, N_INJECT, N_PARAPHRASES = 20, 10, 10  # n_paraphrases counts the original
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +40,8 @@ def test_counts_per_population_and_order(data):
     assert data.name == "bio"
     for population, n in (("base", N_BASE), ("inject", N_INJECT)):
         assert data.originals(population).height == n
-        assert data.max_paraphrases("same", population) == N_PARAPHRASES
-        assert data.max_paraphrases("permuted", population) == N_PARAPHRASES
+        assert data.max_paraphrases("same", population) == N_PARAPHRASES - 1
+        assert data.max_paraphrases("permuted", population) == N_PARAPHRASES - 1
         q = data.questions_for(population)
         assert q.filter(pl.col("direction") == "forward").height == 6 * n
         assert q.filter(pl.col("direction") == "backward").height == 3 * n
@@ -113,13 +113,13 @@ def test_backward_triples_identify_exactly_one_person(data):
 
 def test_backward_triples_stay_unique_when_attribute_values_collide(monkeypatch):
     shrink_pools(monkeypatch, n_values=2)
-    assert_backward_triples_unique(generate(seed=0, n_base=30, n_inject=10, n_paraphrases=0))
+    assert_backward_triples_unique(generate(seed=0, n_base=30, n_inject=10, n_paraphrases=1))
 
 
 def test_pools_too_small_to_single_people_out_are_refused(monkeypatch):
     shrink_pools(monkeypatch, n_values=1)
     with pytest.raises(DataError, match="identifiable"):
-        generate(seed=0, n_base=400, n_inject=10, n_paraphrases=0)
+        generate(seed=0, n_base=400, n_inject=10, n_paraphrases=1)
 
 
 def assert_backward_triples_unique(data: KnowledgeData) -> None:
@@ -180,7 +180,7 @@ def test_save_load_round_trip(data, tmp_path):
     assert same_content(loaded, data)
 
 
-@pytest.mark.parametrize("sizes", [{"n_inject": 0}, {"n_base": -1}, {"n_paraphrases": -1}, {"n_paraphrases": 10**7}])
+@pytest.mark.parametrize("sizes", [{"n_inject": 0}, {"n_base": -1}, {"n_paraphrases": 0}, {"n_paraphrases": 10**7}])
 def test_rejects_impossible_sizes(sizes):
     with pytest.raises(ValueError):
         generate(**sizes)

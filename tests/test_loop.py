@@ -138,22 +138,19 @@ def test_should_stop_ends_the_run_between_steps(fmt, docs):
 
 
 def test_replay_fills_its_fraction_of_every_batch_and_leaves_the_main_order_alone(fmt, docs):
-    tagged = [("main", d) for d in docs]
-    pool = [("base", d) for d in docs[:3]]
-    objective = ar(fmt)
-
-    class Untag(Recorder):
+    class Untag(Recorder):  # examples are (pool, doc) pairs; the objective sees the docs
         def build_batch(self, examples, progress, generator):
-            self.batches.append([tag for tag, _ in examples])
+            self.batches.append(list(examples))
             return self.objective.build_batch([d for _, d in examples], progress, generator)
 
-    with_replay, without = Untag(objective), Recorder(objective)
-    final = train(model(fmt), with_replay, tagged, config(batch_size=8, epochs=2), replay=(pool, 0.25))
-    assert all(b.count("base") == 2 for b in with_replay.batches)  # 0.25 of 8
-    assert [b.count("main") for b in with_replay.batches] == [6, 4, 6, 4]
-    assert final.docs_seen == 20  # main documents only
-    train(model(fmt), without, docs, config(batch_size=6, epochs=2))
-    assert [len(b) for b in without.batches] == [6, 4, 6, 4]
+    masked = make_objective("masked", "random", fmt, len(fmt.tokenizer))
+    with_replay, without = Untag(masked), Untag(masked)
+    main, pool = [("main", d) for d in docs], [("base", d) for d in docs[:3]]
+    final = train(model(fmt), with_replay, main, config(batch_size=8, epochs=3), replay=(pool, 0.25))
+    train(model(fmt), without, main, config(batch_size=6, epochs=3))
+    assert all([tag for tag, _ in b].count("base") == 2 for b in with_replay.batches)  # 0.25 of 8
+    assert [[e for e in b if e[0] == "main"] for b in with_replay.batches] == without.batches
+    assert final.docs_seen == 30  # main documents only
 
 
 @pytest.mark.parametrize("fraction", [-0.1, 1.0])
@@ -208,3 +205,13 @@ def test_scaled_epochs_present_as_many_documents_as_without_paraphrases():
     assert scaled_epochs(3840, 60, 29) == 128  # ND: 60 x 3840 = 1800 x 128
     assert scaled_epochs(5120, 100, 4) == 1024  # Bio
     assert scaled_epochs(10, 60, 29) == 1  # never below one epoch
+
+
+def test_grouping_by_length_batches_similar_lengths_and_keeps_every_example():
+    from maskft.trainers.loop import _grouped_by_length
+
+    lengths = torch.tensor([5, 50, 6, 48, 7, 49, 4, 51])
+    order = _grouped_by_length(torch.randperm(8, generator=torch.Generator().manual_seed(0)), lengths, 2, torch.Generator().manual_seed(1))
+    assert sorted(order.tolist()) == list(range(8))
+    batches = [lengths[b].tolist() for b in order.split(2)]
+    assert all(max(b) - min(b) <= 3 for b in batches)  # short with short, long with long

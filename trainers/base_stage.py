@@ -200,7 +200,7 @@ def _build(data: KnowledgeData, config: BaseConfig, kind: str, root: Path, progr
         objective = MixtureObjective({"ar": CausalObjective(fmt), "recover": MaskedObjective(fmt)})
         epochs, lr = config.epochs, config.lr
     examples = base_examples(data, fmt, config, diffusion=diffusion)
-    train_config = TrainConfig(lr=lr, batch_size=config.batch_size, epochs=epochs, seed=config.seed)
+    train_config = TrainConfig(lr=lr, batch_size=config.batch_size, epochs=epochs, seed=config.seed, group_by_length=True)
     label = f"base {kind}"
     state = train(
         model, objective, examples, train_config,

@@ -40,6 +40,7 @@ class TrainConfig:
     seed: int = 0
     precision: str = "auto"  # auto: bf16 on a bf16-capable GPU, fp32 on CPU
     log_every: int = 10  # on_step fires every log_every steps; also the loss-averaging window
+    group_by_length: bool = False  # batch examples of similar length (less padding on mixed-length data)
 
     def __post_init__(self) -> None:
         if not self.lr > 0:
@@ -112,13 +113,21 @@ def train(
     optimizer = torch.optim.AdamW(weight_decay_groups(model, config.weight_decay), lr=config.lr, betas=config.betas)
     scheduler = get_constant_schedule_with_warmup(optimizer, num_warmup_steps=round(config.warmup_frac * total_steps))
     prepared, optimizer = accelerator.prepare(model, optimizer)
-    generator = torch.Generator().manual_seed(config.seed)
-    replay_order = _endless_order(len(replay[0]), config.seed + 1) if n_replay else None
+    # separate streams: the document order never depends on how much randomness batches draw
+    shuffle = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed + 1)
+    replay_order = _endless_order(len(replay[0]), config.seed + 2) if n_replay else None
 
     state = TrainState(total_steps=total_steps)
     recent_losses: deque[torch.Tensor] = deque(maxlen=config.log_every)
     start = time.perf_counter()
-    position, order = 0, torch.randperm(len(examples), generator=generator)
+    lengths = torch.tensor([objective.example_length(e) for e in examples]) if config.group_by_length else None
+
+    def epoch_order() -> torch.Tensor:
+        order = torch.randperm(len(examples), generator=shuffle)
+        return order if lengths is None else _grouped_by_length(order, lengths, docs_per_step, shuffle)
+
+    position, order = 0, epoch_order()
     prepared.train()
     try:
         while state.step < total_steps and not (should_stop is not None and should_stop()):
@@ -141,7 +150,7 @@ def train(
                 prepared.train()
             position += docs_per_step
             if position >= len(examples):
-                position, order = 0, torch.randperm(len(examples), generator=generator)
+                position, order = 0, epoch_order()
                 state.epoch += 1
                 if on_epoch_end is not None:
                     on_epoch_end(_snapshot(state, recent_losses, start))
@@ -201,6 +210,20 @@ def _replay_count(replay: tuple[Sequence[Any], float] | None, batch_size: int) -
     if n_replay >= batch_size:
         raise ValueError(f"replay fraction {fraction} leaves no room for training examples in a batch of {batch_size}")
     return n_replay
+
+
+def _grouped_by_length(order: torch.Tensor, lengths: torch.Tensor, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """Shuffled order -> batches of similar length, in shuffled batch order.
+
+    Within each mega-batch of 16 batches (the shuffle's own neighbourhood, as Hugging
+    Face's `group_by_length` does) examples are sorted by length, so a batch pads to
+    nearly its own length instead of the longest example's.
+    """
+    batches: list[torch.Tensor] = []
+    for mega in order.split(16 * batch):
+        by_length = mega[torch.argsort(lengths[mega], descending=True, stable=True)]
+        batches += list(by_length.split(batch))
+    return torch.cat([batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()])
 
 
 def _endless_order(n: int, seed: int) -> Iterator[int]:

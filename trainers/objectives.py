@@ -144,6 +144,10 @@ class Objective(ABC):
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         return causal_loss(logits, batch["labels"])
 
+    def example_length(self, example: Example) -> int:
+        """Tokens the model sees for `example` (its layout's length; masking keeps lengths)."""
+        return int(self.build_batch([example])["attention_mask"].sum())
+
 
 @dataclass(frozen=True)
 class CausalObjective(Objective):

@@ -1,0 +1,106 @@
+"""The study directory and its results, written so that a crash loses almost nothing.
+
+    STORAGE/NAME/
+        study.toml        the resolved StudySpec (what `--resume` and `report` read)
+        ray/              Ray Tune's experiment state (Tuner.restore reads it)
+        trials/<id>/      each trial's own results, predictions, config and summary
+        results.parquet   every trial's rows (trainers/results.py schema), one row group
+                          per evaluation point, rewritten atomically after every report
+        failures.json     trial_id -> one-line error, for trials that raised
+
+Only the driver writes results.parquet and failures.json; readers (`load_results`, the
+report, the TUI) may read them at any time and always see a complete file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from maskft.ablate.spec import StudySpec
+from maskft.trainers.results import conform, empty_results
+
+RESULTS = "results.parquet"
+FAILURES = "failures.json"
+SPEC = "study.toml"
+
+
+def check_study_dir(spec: StudySpec) -> None:
+    """Refuse, before anything is written, a new study over an old one or a resume of nothing."""
+    where = f"{Path(spec.storage)}/"
+    exists = spec.study_dir.exists()
+    if exists and not spec.resume:
+        raise ValueError(f"study {spec.name!r} exists in {where}; pass --resume or another --name")
+    if spec.resume and not (spec.study_dir / SPEC).is_file():
+        raise ValueError(f"no study {spec.name!r} in {where} to resume")
+
+
+def load_results(study_dir: str | Path) -> pl.DataFrame:
+    """All rows written so far (an empty frame in the schema before the first report)."""
+    path = Path(study_dir) / RESULTS
+    return conform(pl.read_parquet(path)) if path.is_file() else empty_results()
+
+
+def load_failures(study_dir: str | Path) -> dict[str, str]:
+    path = Path(study_dir) / FAILURES
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+class StudyStore:
+    """The driver's view of one study directory: evaluation points kept per trial."""
+
+    def __init__(self, spec: StudySpec) -> None:
+        check_study_dir(spec)
+        self.dir = spec.study_dir
+        self.trials_dir = self.dir / "trials"
+        self.trials_dir.mkdir(parents=True, exist_ok=True)
+        if not spec.resume:
+            _atomic_write_text(self.dir / SPEC, spec.to_toml())
+        previous = load_results(self.dir)
+        self.points: dict[str, list[pl.DataFrame]] = {
+            trial_id: [rows for _, rows in frame.group_by("epoch", "step", maintain_order=True)]
+            for (trial_id,), frame in previous.group_by("trial_id", maintain_order=True)
+        }
+        self.failures = load_failures(self.dir)
+
+    @property
+    def ray_dir(self) -> Path:
+        return self.dir / "ray"
+
+    def trial_dir(self, trial_id: str) -> Path:
+        return self.trials_dir / trial_id
+
+    def restart(self, trial_id: str) -> None:
+        """A trial (re)starts from scratch: forget its earlier points and failure."""
+        if self.points.pop(trial_id, None) is not None:
+            self._write_results()
+        if self.failures.pop(trial_id, None) is not None:
+            _atomic_write_text(self.dir / FAILURES, json.dumps(self.failures, indent=2))
+
+    def add_point(self, trial_id: str, rows: pl.DataFrame) -> None:
+        self.points.setdefault(trial_id, []).append(conform(rows))
+        self._write_results()
+
+    def add_failure(self, trial_id: str, error: str) -> None:
+        self.failures[trial_id] = error
+        _atomic_write_text(self.dir / FAILURES, json.dumps(self.failures, indent=2))
+
+    def _write_results(self) -> None:
+        schema = empty_results().to_arrow().schema
+        tmp = self.dir / f".{RESULTS}.tmp{os.getpid()}"
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for points in self.points.values():
+                for rows in points:
+                    writer.write_table(rows.to_arrow().cast(schema))
+        os.replace(tmp, self.dir / RESULTS)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+

@@ -1,0 +1,112 @@
+"""Study specs: presets, TOML and flags, validation before anything runs, grid semantics."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from maskft.ablate.spec import StudySpec, parse_axis
+from maskft.ablate.store import StudyStore
+
+
+def ids(spec: StudySpec) -> list[tuple]:
+    return [(t.method, t.mask_ratio, t.paraphrases, t.order) for t in spec.trials()]
+
+
+def test_parse_axis_splits_commas_and_converts():
+    assert parse_axis("0, 4,9", int) == [0, 4, 9]
+    assert parse_axis(None, int) is None
+
+
+def test_parse_axis_names_the_bad_value():
+    with pytest.raises(ValueError, match="'x' in '0,x'"):
+        parse_axis("0,x", int)
+
+
+def test_default_study_is_ar_masked_dllm_on_namedesc():
+    spec = StudySpec.from_cli()
+    assert spec.datasets == ["namedesc"] and set(spec.methods) == {"ar", "masked", "dllm"}
+    assert len(spec.paraphrases) >= 3 and 0 in spec.paraphrases
+
+
+def test_quick_preset_is_a_two_trial_study():
+    assert [t.method for t in StudySpec.from_cli(quick=True).trials()] == ["ar", "masked"]
+
+
+def test_mask_ratio_axis_applies_only_to_masked_methods():
+    spec = StudySpec.from_cli(method="ar,masked,ar-reverse", mask_ratio="random,0.5", paraphrases="0")
+    assert ids(spec) == [
+        ("ar", None, 0, "same"),
+        ("masked", "random", 0, "same"),
+        ("masked", "0.5", 0, "same"),
+        ("ar-reverse", None, 0, "same"),
+    ]
+
+
+def test_order_axis_applies_only_with_paraphrases():
+    spec = StudySpec.from_cli(method="ar", paraphrases="0,2", order="same,permuted")
+    assert ids(spec) == [("ar", None, 0, "same"), ("ar", None, 2, "same"), ("ar", None, 2, "permuted")]
+
+
+def test_duplicate_axis_values_give_one_trial():
+    assert len(StudySpec.from_cli(method="ar,ar", paraphrases="0", seeds="1,1").trials()) == 1
+
+
+def test_flags_override_the_study_file(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[grid]\nmethods = ["ar"]\nseeds = [1, 2]\n[trial]\nepochs = 7\n')
+    spec = StudySpec.from_cli(path, seeds="3")
+    assert spec.methods == ["ar"] and spec.seeds == [3] and spec.epochs == 7
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        ({"method": "bert"}, "'bert'"),
+        ({"order": "sideways"}, "'sideways'"),
+        ({"dataset": "nonesuch"}, "'nonesuch'"),
+        ({"mask_ratio": "1.5"}, "'1.5'"),
+        ({"paraphrases": "-1"}, "-1"),
+        ({"address": "not an address"}, "not an address"),
+        ({"name": "a/b"}, "a/b"),
+    ],
+)
+def test_bad_values_are_one_line_errors_naming_the_value(flags, message):
+    with pytest.raises(ValueError, match=message) as error:
+        StudySpec.from_cli(**flags)
+    assert "\n" not in str(error.value)
+
+
+def test_unknown_setting_in_a_study_file_is_rejected(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("[trial]\nepoks = 3\n")
+    with pytest.raises(ValueError, match="'epoks'"):
+        StudySpec.from_cli(path)
+
+
+def test_empty_axis_is_rejected(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("[grid]\nmethods = []\n")
+    with pytest.raises(ValueError, match="methods"):
+        StudySpec.from_cli(path)
+
+
+def test_to_toml_round_trips_to_an_equal_spec(tmp_path):
+    spec = StudySpec.from_cli(quick=True, paraphrases="0,3", mask_ratio="0.25", storage=str(tmp_path), name="x")
+    again = StudySpec.from_dict(tomllib.loads(spec.to_toml()))
+    assert again == spec and ids(again) == ids(spec)
+
+
+def test_resume_reads_the_saved_study_and_allows_only_runtime_changes(tmp_path):
+    original = StudySpec.from_cli(quick=True, storage=str(tmp_path), name="s")
+    StudyStore(original)  # writes study.toml
+    resumed = StudySpec.from_cli(storage=str(tmp_path), name="s", resume=True, max_concurrent=1)
+    assert resumed.trials() == original.trials() and resumed.max_concurrent == 1 and resumed.resume
+    with pytest.raises(ValueError, match="--resume continues"):
+        StudySpec.from_cli(storage=str(tmp_path), name="s", resume=True, method="ar")
+
+
+def test_resume_of_a_missing_study_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no study 'nope'"):
+        StudySpec.from_cli(storage=str(tmp_path), name="nope", resume=True)
