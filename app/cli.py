@@ -154,8 +154,8 @@ def train(
     eval_points: int = typer.Option(6, "--eval-points", help="Log-spaced evaluation epochs."),
     max_questions: Optional[int] = typer.Option(None, "--max-questions", help="Evaluate a stratified sample of inject questions."),
     document_format: str = typer.Option("chat", "--document-format", help="ar documents: chat or plain."),
-    base_epochs: int = typer.Option(20, "--base-epochs"),
-    base_threshold: float = typer.Option(0.9, "--base-threshold", help="Minimum base-QA accuracy to start injecting."),
+    base_epochs: Optional[int] = typer.Option(None, "--base-epochs", help="AR base-stage epochs (default 15)."),
+    base_threshold: Optional[float] = typer.Option(None, "--base-threshold", help="Minimum base-QA accuracy to start injecting (default 0.9)."),
     recovery_chats: bool = typer.Option(True, "--recovery-chats/--no-recovery-chats", help="Recovery chats in the AR base mixture."),
     dllm_init: str = typer.Option("ar", "--dllm-init", help="dLLM base: ar (adapt the AR base) or scratch."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="For checkpoints with their own model code (LLaDA)."),
@@ -174,7 +174,8 @@ def train(
 
     out = out or Path("runs") / f"train-{method}-{time.strftime('%Y%m%d-%H%M%S')}"
     with usage_errors():
-        base = BaseConfig(epochs=base_epochs, threshold=base_threshold, recovery_chats=recovery_chats, dllm_init=dllm_init)
+        given = {"epochs": base_epochs, "threshold": base_threshold}
+        base = BaseConfig(recovery_chats=recovery_chats, dllm_init=dllm_init, **{k: v for k, v in given.items() if v is not None})
         config = TrialConfig(
             dataset=dataset, method=method, mask_ratio=mask_ratio, paraphrases=paraphrases, order=order, replay=replay,
             model=model, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size, eval_points=eval_points,

@@ -12,8 +12,9 @@ from maskft.trainers.models import ModelPreset, build_model
 from maskft.trainers.objectives import (
     ANSWER_SEPARATOR,
     RECOVER_ANSWER_INSTRUCTION,
-    ChatExample,
     CausalObjective,
+    ChatExample,
+    DiffusionObjective,
     MaskRatio,
     causal_loss,
     diffusion_loss,
@@ -167,10 +168,17 @@ def test_dllm_never_masks_bos_or_pads_at_any_ratio():
 
 
 def test_dllm_on_a_chat_masks_only_answer_and_end_of_turn():
-    batch = objective("dllm", 1.0).build_batch([QA])
+    batch = DiffusionObjective(FMT, MaskRatio(1.0), response_length=0).build_batch([QA])
     assert batch["input_ids"].tolist() == [[BOS, USER, NL, 30, 31, EOT, ASSISTANT, NL, MASK, MASK, MASK]]
     assert batch["labels"].tolist() == [[X] * 8 + [32, 33, EOT]]
     assert batch["num_maskable"].tolist() == [3]
+
+
+def test_dllm_pads_chat_answers_with_end_of_turn_to_the_response_length():
+    # LLaDA SFT: the model learns to end its answer inside a fixed number of mask slots
+    batch = objective("dllm", 1.0).build_batch([QA])
+    assert batch["labels"].tolist() == [[X] * 8 + [32, 33] + [EOT] * 30]
+    assert batch["num_maskable"].tolist() == [32]
 
 
 # ---- mask ratio -----------------------------------------------------------------------------

@@ -234,6 +234,11 @@ class DiffusionObjective(Objective):
 
     fmt: ChatFormat
     mask_ratio: MaskRatio = field(default_factory=MaskRatio)
+    # Chat answers are padded with end-of-turn tokens to this many maskable positions, as
+    # LLaDA's SFT pads with |EOS|: the sampler fills a fixed number of mask slots
+    # (EvalConfig.gen_length), so the model must learn to end the answer itself instead
+    # of reading its length off the number of masks.
+    response_length: int = 32
 
     def __post_init__(self) -> None:
         if self.mask_ratio.spec == 0.0:
@@ -258,10 +263,13 @@ class DiffusionObjective(Objective):
         }
 
     def layout(self, example: Example) -> tuple[list[int], list[bool]]:
-        """(clean ids, maskable): documents all but BOS; chats only answer + end of turn (LLaDA SFT)."""
+        """(clean ids, maskable): documents all but BOS; chats only answer + end of turn, padded
+        with end-of-turn to `response_length` (LLaDA SFT)."""
         if isinstance(example, ChatExample):
             ids, labels = self.fmt.chat(example.user, example.assistant)
-            return ids, [label != IGNORE_INDEX for label in labels]
+            maskable = [label != IGNORE_INDEX for label in labels]
+            fill = max(0, self.response_length - sum(maskable))
+            return ids + [self.fmt.eot_id] * fill, maskable + [True] * fill
         ids = [self.fmt.bos_id, *example, self.fmt.eos_id]
         return ids, [False] + [True] * (len(ids) - 1)
 
