@@ -87,6 +87,14 @@ def test_lr_warms_up_linearly_then_stays_constant(fmt, docs):
     assert lrs == pytest.approx([0.0, 1e-3 / 3, 2e-3 / 3] + [1e-3] * 9)
 
 
+def test_cosine_schedule_warms_up_then_decays_to_zero(fmt, docs):
+    lrs = []
+    cfg = config(lr=1e-3, epochs=4, warmup_frac=0.25, log_every=1, schedule="cosine")
+    train(model(fmt), ar(fmt), docs, cfg, on_step=lambda s: lrs.append(s.lr))
+    assert lrs[:4] == pytest.approx([0.0, 1e-3 / 3, 2e-3 / 3, 1e-3])
+    assert all(a >= b for a, b in zip(lrs[3:], lrs[4:])) and lrs[-1] < 1e-4
+
+
 def test_norm_weights_and_biases_get_no_weight_decay():
     net = torch.nn.Sequential(torch.nn.Embedding(5, 4), torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
     decayed, exempt = weight_decay_groups(net, 0.1)

@@ -21,11 +21,12 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
-from transformers import get_constant_schedule_with_warmup
+from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup
 
 from maskft.trainers.objectives import Objective
 
 PRECISIONS = ("auto", "fp32", "bf16")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -41,6 +42,7 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 on a bf16-capable GPU, fp32 on CPU
     log_every: int = 10  # on_step fires every log_every steps; also the loss-averaging window
     group_by_length: bool = False  # batch examples of similar length (less padding on mixed-length data)
+    schedule: str = "constant"  # the paper's constant LR after warmup; "cosine" decays to 0 (base stage)
 
     def __post_init__(self) -> None:
         if not self.lr > 0:
@@ -59,6 +61,8 @@ class TrainConfig:
             raise ValueError(f"grad_clip must be positive, got {self.grad_clip}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.log_every < 1:
             raise ValueError(f"log_every must be at least 1, got {self.log_every}")
 
@@ -111,7 +115,11 @@ def train(
 
     accelerator = _fresh_accelerator(config.mixed_precision())
     optimizer = torch.optim.AdamW(weight_decay_groups(model, config.weight_decay), lr=config.lr, betas=config.betas)
-    scheduler = get_constant_schedule_with_warmup(optimizer, num_warmup_steps=round(config.warmup_frac * total_steps))
+    warmup = round(config.warmup_frac * total_steps)
+    if config.schedule == "cosine":
+        scheduler = get_cosine_schedule_with_warmup(optimizer, num_warmup_steps=warmup, num_training_steps=total_steps)
+    else:
+        scheduler = get_constant_schedule_with_warmup(optimizer, num_warmup_steps=warmup)
     prepared, optimizer = accelerator.prepare(model, optimizer)
     # separate streams: the document order never depends on how much randomness batches draw
     shuffle = torch.Generator().manual_seed(config.seed)
