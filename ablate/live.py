@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from maskft.ablate.events import StudyListener
-from maskft.ablate.report import accuracy_curves
+from maskft.trainers.results import accuracy_curves
 from maskft.trainers.results import headline
 
 log = logging.getLogger(__name__)

@@ -18,42 +18,12 @@ import numpy as np
 import polars as pl
 
 from maskft.trainers.objectives import METHODS
-from maskft.trainers.results import CONDITION_COLUMNS, headline
+from maskft.trainers.results import CONDITION_COLUMNS, DIRECTIONS, accuracy_curves, headline
 
-DIRECTIONS = ("forward", "backward")
 SHORT = {"forward": "fwd", "backward": "bwd"}
 PAPER_DATASETS = ("namedesc", "bio", "wiki")  # the paper's column order; other datasets follow by name
 OPTIONAL_ROW_AXES = ("order", "replay", "model")  # table rows split on these only when they vary
 FIT_X = "docs_seen"  # Table 7's x: documents seen (the paper used optimizer steps of one batch size)
-
-
-# ---- curves ------------------------------------------------------------------------------
-
-
-def accuracy_curves(results: pl.DataFrame, population: str = "inject", split: str | None = "test") -> pl.DataFrame:
-    """Per (trial, evaluation point): forward, backward and total accuracy (question-weighted
-    over groups; total = mean of the two directions, the paper's "total accuracy").
-
-    `split=None` pools val and test (used for the small base-population retention sample).
-    """
-    rows = results.filter(pl.col("population") == population)
-    if split is not None:
-        rows = rows.filter(pl.col("split") == split)
-
-    def direction_mean(direction: str) -> pl.Expr:
-        mine = pl.col("direction") == direction
-        weighted = (pl.col("accuracy") * pl.col("n")).filter(mine).sum() / pl.col("n").filter(mine).sum()
-        return weighted.fill_nan(None).alias(direction)
-
-    return (
-        rows.group_by("trial_id", "epoch")
-        .agg(
-            *[pl.col(c).first() for c in (*CONDITION_COLUMNS, "seed", "step", "docs_seen", "tokens_seen")],
-            *[direction_mean(d) for d in DIRECTIONS],
-        )
-        .with_columns(pl.mean_horizontal(*DIRECTIONS).alias("total"))
-        .sort("trial_id", "epoch")
-    )
 
 
 def row_axes(results: pl.DataFrame) -> list[str]:

@@ -31,7 +31,7 @@ from maskft.ablate.spec import StudySpec
 from maskft.ablate.store import StudyStore, check_study_dir
 from maskft.datasets.registry import resolve_dataset
 from maskft.datasets.schema import DataError
-from maskft.trainers.base_stage import BaseConfig, ensure_base, has_base_population
+from maskft.trainers.base_stage import BaseConfig, BaseStageError, ensure_base, has_base_population
 from maskft.trainers.evaluation import EvalConfig
 from maskft.trainers.models import PRESETS
 from maskft.trainers.trial import TrialConfig, run_trial
@@ -67,8 +67,16 @@ def run_study(spec: StudySpec, listener: StudyListener | None = None) -> dict:
         listener.study_started(spec, trials)
         session = _Session(store, listener)
         try:
-            _build_bases(spec, trials, datasets, listener)
-            grid = _fit(spec, trials, store, session)
+            refused = _build_bases(spec, trials, datasets, listener)
+            runnable = []
+            for trial in trials:  # a refused base fails its trials; the others go on
+                error = refused.get((trial.dataset, trial.model, _base_kind(trial)))
+                if error is None:
+                    runnable.append(trial)
+                else:
+                    store.add_failure(trial.trial_id, error)
+                    listener.trial_failed(trial.trial_id, error)
+            grid = _fit(spec, runnable, store, session) if runnable else None
         except KeyboardInterrupt:
             grid = None
         summary = _summary(spec, trials, store, session, grid, time.monotonic() - started)
@@ -131,8 +139,15 @@ def _check_resources(spec: StudySpec) -> None:
 
 
 # ---- the base stage, once, in the driver ----------------------------------------------
-def _build_bases(spec: StudySpec, trials: list[TrialConfig], datasets: dict, listener: StudyListener) -> None:
-    needed = {(t.dataset, t.model, "dllm" if t.diffusion else "ar") for t in trials if t.model in PRESETS}
+def _base_kind(trial: TrialConfig) -> str:
+    return "dllm" if trial.diffusion else "ar"
+
+
+def _build_bases(spec: StudySpec, trials: list[TrialConfig], datasets: dict, listener: StudyListener) -> dict:
+    """Build every base model the grid needs; return {(dataset, model, kind): error} for
+    those refused (base QA under the threshold), whose trials then fail without running."""
+    refused = {}
+    needed = {(t.dataset, t.model, _base_kind(t)) for t in trials if t.model in PRESETS}
     for dataset, model, kind in sorted(needed):
         listener.stage(f"base model: {kind} {model} on {dataset} (cached after the first build)")
         last = 0.0
@@ -143,7 +158,12 @@ def _build_bases(spec: StudySpec, trials: list[TrialConfig], datasets: dict, lis
                 last = time.monotonic()
                 listener.stage(f"{label} on {dataset}: epoch {state.epoch}, step {state.step}/{state.total_steps}, loss {state.loss:.3f}")
 
-        ensure_base(datasets[dataset], replace(spec.base, preset=model), kind, cache_dir=Path(spec.cache), progress=progress)
+        try:
+            ensure_base(datasets[dataset], replace(spec.base, preset=model), kind, cache_dir=Path(spec.cache), progress=progress)
+        except BaseStageError as error:
+            refused[(dataset, model, kind)] = str(error)
+            listener.stage(f"base model refused: {error}")
+    return refused
 
 
 # ---- Ray Tune ---------------------------------------------------------------------------

@@ -145,3 +145,15 @@ def test_kill_9_then_resume_does_not_rerun_the_finished_trial(tmp_path, cache, s
     again = load_results(study_dir)
     assert again.filter(pl.col("trial_id") == finished[0]).equals(kept_rows, null_equal=True)
     assert json.loads((study_dir / "trials" / summary["started_this_run"][0] / "summary.json").read_text())
+
+
+def test_a_refused_base_fails_its_trials_and_the_study_reports_them(tmp_path, cache):
+    from dataclasses import replace
+
+    quick = StudySpec.from_cli(quick=True, storage=str(tmp_path), name="strict")
+    spec = replace(quick, base=replace(quick.base, threshold=1.0))  # no micro base reaches 1.0 in one epoch
+    summary = run_study(spec, Recorder())
+    assert summary["failed"] == 2 and summary["finished"] == 0 and not summary["interrupted"]
+    failures = json.loads((spec.study_dir / "failures.json").read_text())
+    assert set(failures) == {t.trial_id for t in spec.trials()}
+    assert all("< threshold 1.00" in error for error in failures.values())

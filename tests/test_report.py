@@ -10,7 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from maskft.ablate.report import accuracy_curves, fit_saturating, write_report
+from maskft.ablate.report import fit_saturating, write_report
+from maskft.trainers.results import accuracy_curves
 from maskft.trainers.results import conform, empty_results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -32,6 +32,7 @@ RESULT_SCHEMA: dict[str, pl.DataType] = {
     "accuracy": pl.Float64,  # ROUGE-1 recall, the paper's metric
     "exact_match": pl.Float64,
 }
+DIRECTIONS = ("forward", "backward")
 CONDITION_COLUMNS = ["dataset", "method", "mask_ratio", "paraphrases", "order", "replay", "model"]
 
 
@@ -47,6 +48,32 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select([pl.col(c).cast(t) for c, t in RESULT_SCHEMA.items()])
 
 
+def accuracy_curves(results: pl.DataFrame, population: str = "inject", split: str | None = "test") -> pl.DataFrame:
+    """Per (trial, evaluation point): forward, backward and total accuracy (question-weighted
+    over groups; total = mean of the two directions, the paper's "total accuracy").
+
+    `split=None` pools val and test (used for the small base-population retention sample).
+    """
+    rows = results.filter(pl.col("population") == population)
+    if split is not None:
+        rows = rows.filter(pl.col("split") == split)
+
+    def direction_mean(direction: str) -> pl.Expr:
+        mine = pl.col("direction") == direction
+        weighted = (pl.col("accuracy") * pl.col("n")).filter(mine).sum() / pl.col("n").filter(mine).sum()
+        return weighted.fill_nan(None).alias(direction)
+
+    return (
+        rows.group_by("trial_id", "epoch")
+        .agg(
+            *[pl.col(c).first() for c in (*CONDITION_COLUMNS, "seed", "step", "docs_seen", "tokens_seen")],
+            *[direction_mean(d) for d in DIRECTIONS],
+        )
+        .with_columns(pl.mean_horizontal(*DIRECTIONS).alias("total"))
+        .sort("trial_id", "epoch")
+    )
+
+
 def headline(results: pl.DataFrame, population: str = "inject") -> pl.DataFrame:
     """Per trial: forward/backward test accuracy at the best `val` point and at the last point.
 
@@ -58,33 +85,20 @@ def headline(results: pl.DataFrame, population: str = "inject") -> pl.DataFrame:
     rows = results.filter(pl.col("population") == population)
     if rows.height == 0:
         return pl.DataFrame()
-    per_point = (
-        rows.group_by("trial_id", "epoch", "split", "direction")
-        .agg((pl.col("accuracy") * pl.col("n")).sum() / pl.col("n").sum())
-        .pivot(on="direction", index=["trial_id", "epoch", "split"], values="accuracy")
-    )
-    for d in ("forward", "backward"):
-        if d not in per_point.columns:
-            per_point = per_point.with_columns(pl.lit(None, pl.Float64).alias(d))
-    per_point = per_point.with_columns(pl.mean_horizontal("forward", "backward").alias("total"))
-    has_val = per_point.filter(pl.col("split") == "val").select("trial_id").unique()
-    selector = per_point.filter(
-        (pl.col("split") == "val") | ~pl.col("trial_id").is_in(has_val["trial_id"].implode())
-    )
+    test = accuracy_curves(rows, population, "test")
+    val = accuracy_curves(rows, population, "val").with_columns(pl.lit("val").alias("split"))
+    without_val = test.filter(~pl.col("trial_id").is_in(val["trial_id"].implode())).with_columns(pl.lit("test").alias("split"))
     best = (
-        selector.sort("total", "epoch", descending=[True, False], nulls_last=True)
+        pl.concat([val, without_val])
+        .sort("total", "epoch", descending=[True, False], nulls_last=True)
         .group_by("trial_id", maintain_order=True)
         .first()
         .select("trial_id", pl.col("epoch").alias("best_epoch"), pl.col("split").alias("selected_on"))
     )
-    test = per_point.filter(pl.col("split") == "test")
     last = test.group_by("trial_id").agg(pl.col("epoch").max().alias("last_epoch"))
-    out = best.join(last, on="trial_id")
-    out = out.join(
-        test.select("trial_id", pl.col("epoch").alias("best_epoch"), pl.col("forward").alias("best_forward"), pl.col("backward").alias("best_backward")),
-        on=["trial_id", "best_epoch"], how="left",
-    ).join(
-        test.select("trial_id", pl.col("epoch").alias("last_epoch"), pl.col("forward").alias("last_forward"), pl.col("backward").alias("last_backward")),
-        on=["trial_id", "last_epoch"], how="left",
+    at = lambda which: test.select(  # noqa: E731 - the test numbers at the chosen epoch
+        "trial_id", pl.col("epoch").alias(f"{which}_epoch"),
+        pl.col("forward").alias(f"{which}_forward"), pl.col("backward").alias(f"{which}_backward"),
     )
-    return out.sort("trial_id")
+    out = best.join(last, on="trial_id").join(at("best"), on=["trial_id", "best_epoch"], how="left")
+    return out.join(at("last"), on=["trial_id", "last_epoch"], how="left").sort("trial_id")
