@@ -130,7 +130,7 @@ class SaturatingFit:
 
 def fit_saturating(x, y, grid: int = 400) -> SaturatingFit | None:
     """Least squares without scipy: for each k on a log grid A has a closed form
-    (A = Σy·f / Σf², f = 1 − e^{−kx}); keep the best k, then refine around it once.
+    (A = Σy·f / Σf², f = 1 − e^{−kx}, clipped to [0, 1]); keep the best k, then refine once.
 
     Needs at least two distinct positive x values (otherwise k is not identified)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -143,7 +143,9 @@ def fit_saturating(x, y, grid: int = 400) -> SaturatingFit | None:
     for _ in range(2):
         ks = np.logspace(lo, hi, grid)
         f = -np.expm1(-np.outer(ks, x))  # 1 − e^{−kx}, rows: k
-        amplitudes = (f @ y) / np.maximum((f * f).sum(axis=1), 1e-300)
+        # A is an accuracy: clipping the closed form to [0, 1] is the constrained optimum (the
+        # SSE is a 1-D quadratic in A), so a curve still rising linearly cannot fit A = 500
+        amplitudes = np.clip((f @ y) / np.maximum((f * f).sum(axis=1), 1e-300), 0.0, 1.0)
         sse = ((y - amplitudes[:, None] * f) ** 2).sum(axis=1)
         best = int(np.argmin(sse))
         step = (hi - lo) / (grid - 1)

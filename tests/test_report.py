@@ -176,3 +176,9 @@ def test_study_without_results_or_directory_raises_one_clear_line(tmp_path):
 def test_empty_results_raise_one_clear_line(tmp_path):
     with pytest.raises(ValueError, match=re.escape("no results yet in the given results")):
         write_report(empty_results(), tmp_path)
+
+
+def test_fit_keeps_the_asymptote_an_accuracy_when_the_curve_is_still_linear():
+    x = np.array([0.0, 100.0, 200.0, 400.0])
+    fit = fit_saturating(x, 0.0015 * x)  # a straight line: unconstrained A would run off to infinity
+    assert 0.0 <= fit.A <= 1.0

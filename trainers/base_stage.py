@@ -30,7 +30,7 @@ from maskft.datasets.chat import FACT_PROMPT, RECOVER_INSTRUCTION, RECOVER_PREFI
 from maskft.datasets.registry import default_cache_dir
 from maskft.datasets.schema import KnowledgeData
 from maskft.datasets.tokenizer import build_tokenizer, load_tokenizer, save_tokenizer
-from maskft.trainers.evaluation import EvalConfig, aggregate, evaluate
+from maskft.trainers.evaluation import aggregate, evaluate
 from maskft.trainers.loop import TrainConfig, TrainState, train
 from maskft.trainers.models import build_model, load_model, make_bidirectional, save_model
 from maskft.trainers.objectives import (
