@@ -44,22 +44,21 @@ class TrainView:
         elif kind == "step":
             self._advance("inject", state=payload)
         elif kind == "eval":
-            self.latest = _eval_line(payload)
-            self.progress.console.print(self.latest)
+            self.latest = _accuracy_text(payload)
+            self.progress.console.print(f"[bold]epoch {payload['epoch'][0]:>4}[/]  {self.latest}", highlight=False)
 
     def _advance(self, label: str, state) -> None:
         if label not in self.tasks:
             self.tasks[label] = self.progress.add_task(label, total=state.total_steps, info="")
         info = f"epoch {state.epoch} loss {state.loss:.3f}"
         if label == "inject" and self.latest:
-            info += f"  {self.latest.split('  ', 1)[-1]}"
+            info += f"  {self.latest}"
         self.progress.update(self.tasks[label], completed=state.step, total=state.total_steps, info=info)
 
 
-def _eval_line(rows: pl.DataFrame) -> str:
-    """`epoch 12  fwd .83 bwd .07  retention .91` from one evaluation point's rows."""
-    epoch = rows["epoch"][0]
-    parts = [f"[bold]epoch {epoch:>4}[/]"]
+def _accuracy_text(rows: pl.DataFrame) -> str:
+    """`fwd 0.83 bwd 0.07  retention 0.91` (plain text) from one evaluation point's rows."""
+    parts = []
     test = _mean_by_direction(rows.filter((pl.col("population") == "inject") & (pl.col("split") == "test")))
     parts.append(f"fwd {_fmt(test.get('forward'))} bwd {_fmt(test.get('backward'))}")
     base = rows.filter(pl.col("population") == "base")

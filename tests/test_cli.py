@@ -137,3 +137,23 @@ def test_train_runs_a_trial_on_a_local_checkpoint_and_prints_the_table(tmp_path,
     results = pl.read_parquet(tmp_path / "run" / "results.parquet")
     assert sorted(results["epoch"].unique()) == [0, 2]
     assert "forward" in out and "backward" in out and "retention" in out
+
+
+def test_train_view_shows_accuracy_beside_the_progress_bar():
+    from rich.console import Console
+
+    from maskft.app.train_view import TrainView
+    from maskft.trainers.loop import TrainState
+    from maskft.trainers.results import RESULT_SCHEMA
+
+    row = {c: None for c in RESULT_SCHEMA} | {
+        "epoch": 12, "population": "inject", "split": "test", "direction": "backward", "n": 4, "accuracy": 0.5,
+    }
+    console = Console(record=True, width=160, force_terminal=True)
+    with TrainView(console) as view:
+        view.on_event("step", TrainState(epoch=11, step=5, total_steps=10, loss=0.5))
+        view.on_event("eval", pl.DataFrame([row], schema=RESULT_SCHEMA))
+        view.on_event("step", TrainState(epoch=12, step=6, total_steps=10, loss=0.4))
+        view.progress.refresh()
+    text = console.export_text()
+    assert "epoch   12" in text and "bwd 0.50" in text
