@@ -203,6 +203,8 @@ def train(
     console.print(final_table(results))
     state = "stopped early" if summary["stopped_early"] else "finished"
     console.print(f"{config.trial_id}: {state} after {summary['steps']} steps in {summary['wall_s']:.0f}s; results in {out}")
+    if summary["stopped_early"]:
+        raise typer.Exit(130)  # interrupted, as `maskft ablate` reports it; everything written is kept
 
 
 @app.command("ablate")
