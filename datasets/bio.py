@@ -33,7 +33,7 @@ from maskft.datasets.schema import (
     DataError,
     KnowledgeData,
     assign_splits,
-    paraphrase_id,
+    document_row,
 )
 
 ATTRIBUTES = ("birth_date", "birth_city", "university", "major", "employer", "employer_city")
@@ -400,20 +400,10 @@ def _documents(rng: random.Random, person: Person, n_paraphrases: int) -> list[d
     texts = [("original", 0, original)]
     texts += [("same", i, distinct(reworded)) for i in range(1, n_paraphrases + 1)]
     texts += [("permuted", i, distinct(reordered)) for i in range(1, n_paraphrases + 1)]
-    entities = json.dumps(list(dict.fromkeys([person.name, *(person.value(a) for a in ATTRIBUTES)])))
+    entities = list(dict.fromkeys([person.name, *(person.value(a) for a in ATTRIBUTES)]))
     facts = json.dumps(person.facts())
     return [
-        {
-            "doc_id": person.entity_id if order == "original" else paraphrase_id(person.entity_id, order, index),
-            "entity_id": person.entity_id,
-            "population": person.population,
-            "text": text,
-            "order": order,
-            "paraphrase_of": None if order == "original" else person.entity_id,
-            "index": index,
-            "entities": entities,
-            "facts": facts,
-        }
+        document_row(person.entity_id, person.population, text, order, index, entities, facts)
         for order, index, text in texts
     ]
 

@@ -17,7 +17,6 @@ every text and reverse training can keep them intact (`entities`).
 
 from __future__ import annotations
 
-import json
 import random
 import string
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from maskft.datasets.schema import (
     QUESTION_SCHEMA,
     KnowledgeData,
     assign_splits,
-    paraphrase_id,
+    document_row,
 )
 
 # ---- document frames ------------------------------------------------------------------
@@ -337,31 +336,18 @@ def _paraphrase_frames(doc_order: str, order: str) -> list[str]:
 
 
 def _document_rows(rng: random.Random, person: Person, n_paraphrases: int) -> list[dict]:
-    facts = json.dumps({"name": person.name, "description": person.description, "doc_order": person.doc_order})
-    original_id = person.entity_id
-    rows = [_document_row(person, original_id, ORIGINAL_FRAMES[person.doc_order], "original", None, 0, facts)]
+    facts = {"name": person.name, "description": person.description, "doc_order": person.doc_order}
+    rows = [_document_row(person, ORIGINAL_FRAMES[person.doc_order], "original", 0, facts)]
     for order in ORDERS:
         frames = rng.sample(_paraphrase_frames(person.doc_order, order), n_paraphrases - 1)
-        for index, frame in enumerate(frames, start=1):
-            doc_id = paraphrase_id(original_id, order, index)
-            rows.append(_document_row(person, doc_id, frame, order, original_id, index, facts))
+        rows += [_document_row(person, frame, order, index, facts) for index, frame in enumerate(frames, start=1)]
     return rows
 
 
-def _document_row(person: Person, doc_id: str, frame: str, order: str, paraphrase_of: str | None, index: int, facts: str) -> dict:
+def _document_row(person: Person, frame: str, order: str, index: int, facts: dict) -> dict:
     text = frame.format(name=person.name, description=person.description)
     entities = sorted([person.name, person.description], key=text.index)  # in reading order
-    return {
-        "doc_id": doc_id,
-        "entity_id": person.entity_id,
-        "population": person.population,
-        "text": text,
-        "order": order,
-        "paraphrase_of": paraphrase_of,
-        "index": index,
-        "entities": json.dumps(entities),
-        "facts": facts,
-    }
+    return document_row(person.entity_id, person.population, text, order, index, entities, facts)
 
 
 def _question_rows(person: Person) -> list[dict]:

@@ -73,6 +73,25 @@ def paraphrase_id(original_id: str, order: str, index: int) -> str:
     return f"{original_id}~{order}~{index}"
 
 
+def document_row(
+    entity_id: str, population: str, text: str, order: str, index: int, entities: list[str], facts: dict | str
+) -> dict:
+    """One `documents` row for a generator: an original (order "original", index 0) is its
+    entity's document; a paraphrase gets its id and `paraphrase_of` from the entity."""
+    original = order == "original"
+    return {
+        "doc_id": entity_id if original else paraphrase_id(entity_id, order, index),
+        "entity_id": entity_id,
+        "population": population,
+        "text": text,
+        "order": order,
+        "paraphrase_of": None if original else entity_id,
+        "index": index,
+        "entities": json.dumps(entities),
+        "facts": facts if isinstance(facts, str) else json.dumps(facts),
+    }
+
+
 def assign_splits(questions: pl.DataFrame) -> pl.DataFrame:
     """Give every (group, direction) with ≥ 2 templates about a third of them as `val`.
 

@@ -25,7 +25,6 @@ counted as words), so paraphrase training never rehearses the questions.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import string
@@ -35,7 +34,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from maskft.datasets.pools import FIRST_NAMES, LAST_NAMES, person_names
-from maskft.datasets.schema import DOCUMENT_SCHEMA, QUESTION_SCHEMA, DataError, KnowledgeData, assign_splits, paraphrase_id
+from maskft.datasets.schema import DOCUMENT_SCHEMA, QUESTION_SCHEMA, DataError, KnowledgeData, assign_splits, document_row
 
 PAIRS_PER_ARTICLE = 3  # question pairs (cue ↔ answer) asked about each article
 MAX_ANSWER_WORDS = 5
@@ -796,17 +795,8 @@ def _document_rows(rng: random.Random, article: Article, n_paraphrases: int) -> 
     for order, index, text in _texts(rng, article, n_paraphrases):
         reading_order = fact_order(text, surfaces)
         facts = {"kind": article.kind.name, "subject": article.subject, **surfaces, "order": reading_order}
-        rows.append({
-            "doc_id": article.entity_id if order == "original" else paraphrase_id(article.entity_id, order, index),
-            "entity_id": article.entity_id,
-            "population": article.population,
-            "text": text,
-            "order": order,
-            "paraphrase_of": None if order == "original" else article.entity_id,
-            "index": index,
-            "entities": json.dumps([surfaces[key] for key in reading_order]),
-            "facts": json.dumps(facts),
-        })
+        entities = [surfaces[key] for key in reading_order]
+        rows.append(document_row(article.entity_id, article.population, text, order, index, entities, facts))
     return rows
 
 
