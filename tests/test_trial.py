@@ -149,3 +149,12 @@ def test_bad_base_settings_are_one_line_errors():
         BaseConfig(dllm_init="bert")
     with pytest.raises(ValueError, match="threshold"):
         BaseConfig(threshold=1.5)
+
+
+def test_replay_mixes_base_documents_and_qa_into_injection(tmp_path, dataset_dir, checkpoint):
+    config = TrialConfig(dataset=str(dataset_dir), method="masked", model=str(checkpoint), replay=0.5, **QUICK)
+    summary = run_trial(config, out_dir=tmp_path / "t", cache_dir=tmp_path / "cache")
+    results = pl.read_parquet(tmp_path / "t" / "results.parquet")
+    assert summary["steps"] > 0 and results["replay"].unique().to_list() == [0.5]
+    # docs_seen counts inject documents only: 4 epochs x 6 documents, whatever the replay
+    assert results["docs_seen"].max() == 4 * 6

@@ -149,16 +149,21 @@ def base_examples(data: KnowledgeData, fmt: ChatFormat, config: BaseConfig, *, d
     docs = data.documents.filter((pl.col("population") == "base") & (pl.col("index") <= config.paraphrases))
     doc_ids = [fmt.encode(t) for t in docs["text"].to_list()]
     original_ids = [fmt.encode(t) for t in docs.filter(pl.col("order") == "original")["text"].to_list()]
-    qa = [
-        ChatExample(tuple(fmt.encode(q)), tuple(fmt.encode(answers[0])))
-        for q, answers in base_qa(data, config.questions_per_group, config.seed).select("question", "answers").iter_rows()
-    ]
+    qa = qa_chats(fmt, base_qa(data, config.questions_per_group, config.seed))
     if diffusion:
         return [*doc_ids, *qa]
     examples = [Tagged("ar", d) for d in doc_ids] + [Tagged("ar", c) for c in qa]
     if config.recovery_chats:  # the instruction-following skill: originals suffice, paraphrases add cost
         examples += [Tagged("recover", d) for d in original_ids]
     return examples
+
+
+def qa_chats(fmt: ChatFormat, questions: pl.DataFrame) -> list[ChatExample]:
+    """Questions as training chats: the question, then its first gold answer."""
+    return [
+        ChatExample(tuple(fmt.encode(q)), tuple(fmt.encode(answers[0])))
+        for q, answers in questions.select("question", "answers").iter_rows()
+    ]
 
 
 def base_qa(data: KnowledgeData, per_group: int, seed: int) -> pl.DataFrame:

@@ -22,11 +22,11 @@ from maskft.datasets.chat import ChatFormat
 from maskft.datasets.registry import resolve_dataset
 from maskft.datasets.schema import ORDERS, DataError, KnowledgeData
 from maskft.datasets.tokenizer import load_tokenizer
-from maskft.trainers.base_stage import BaseConfig, ensure_base, evaluation_sample, has_base_population
+from maskft.trainers.base_stage import BaseConfig, ensure_base, evaluation_sample, has_base_population, qa_chats
 from maskft.trainers.evaluation import EvalConfig, aggregate, evaluate
 from maskft.trainers.loop import TrainConfig, TrainState, log_spaced_epochs, scaled_epochs, train
 from maskft.trainers.models import PRESETS, is_checkpoint, load_model
-from maskft.trainers.objectives import METHODS, ChatExample, MaskRatio, Objective, make_objective
+from maskft.trainers.objectives import METHODS, MaskRatio, Objective, make_objective
 from maskft.trainers.results import conform, headline
 
 Event = Callable[[str, Any], None]
@@ -232,11 +232,7 @@ def _replay_pool(data: KnowledgeData, fmt: ChatFormat, config: TrialConfig) -> l
     if not config.replay:
         return []
     docs = [fmt.encode(t) for t in data.originals("base")["text"].to_list()]
-    qa = [
-        ChatExample(tuple(fmt.encode(q)), tuple(fmt.encode(a[0])))
-        for q, a in data.questions_for("base").select("question", "answers").iter_rows()
-    ]
-    return docs + qa
+    return docs + qa_chats(fmt, data.questions_for("base"))
 
 
 def _result_rows(config: TrialConfig, state: TrainState, aggregated: pl.DataFrame) -> pl.DataFrame:
