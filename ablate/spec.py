@@ -5,7 +5,9 @@ place before anything starts, and saved back as `study.toml` in the study direct
 study can be resumed and reported exactly as it was run. The TOML layout:
 
     name = "..."          storage = "runs"          cache = "/abs/maskft/cache"
-    [grid]       datasets, methods, mask_ratios, paraphrases, orders, replays, seeds, models
+    [grid]       datasets, methods, mask_ratios, paraphrases, orders, replays, seeds, models,
+                 method_mask_ratios (per-method mask ratios replacing `mask_ratios` for that method,
+                 e.g. { "random-token" = ["1"] }: the paper's control corrupts every token)
     [trial]      epochs, lr, batch_size, eval_points, retention_questions, max_questions, document_format
     [base]       BaseConfig fields          [eval]  EvalConfig fields
     [resources]  address, cpus_per_trial, gpus_per_trial, max_concurrent
@@ -51,6 +53,7 @@ class StudySpec:
     replays: list[float] = field(default_factory=lambda: [0.0])
     seeds: list[int] = field(default_factory=lambda: [0])
     models: list[str] = field(default_factory=lambda: ["tiny"])
+    method_mask_ratios: dict[str, list[str]] = field(default_factory=dict)
     # fixed trial settings
     epochs: int = 100
     lr: float = 3e-4
@@ -84,6 +87,17 @@ class StudySpec:
             if order not in ORDERS:
                 raise ValueError(f"unknown paraphrase order {order!r}; choose from {', '.join(ORDERS)}")
         object.__setattr__(self, "mask_ratios", [MaskRatio(r).label for r in self.mask_ratios])
+        if not isinstance(self.method_mask_ratios, dict):
+            raise ValueError("method_mask_ratios must map a method to its list of mask ratios")
+        for method, ratios in self.method_mask_ratios.items():
+            if method not in MASKED_METHODS:
+                raise ValueError(f"method_mask_ratios: {method!r} takes no mask ratio; choose from {', '.join(MASKED_METHODS)}")
+            if not isinstance(ratios, list) or not ratios:
+                raise ValueError(f"method_mask_ratios: {method!r} needs a non-empty list of mask ratios")
+        object.__setattr__(
+            self, "method_mask_ratios",
+            {m: [MaskRatio(str(r)).label for r in ratios] for m, ratios in self.method_mask_ratios.items()},
+        )
         for dataset in self.datasets:
             if dataset not in GENERATORS and not Path(dataset).is_dir():
                 raise ValueError(f"unknown dataset {dataset!r}: use {', '.join(GENERATORS)} or a dataset directory")
@@ -117,12 +131,14 @@ class StudySpec:
         there are paraphrases (k = 0 gets one trial, order "same")."""
         fixed = {name: getattr(self, name) for name in TRIAL_SETTINGS} | {"base": self.base, "eval": self.eval}
         trials: dict[str, TrialConfig] = {}
-        for dataset, method, ratio, k, order, replay, seed, model in itertools.product(*(getattr(self, a) for a in AXES)):
-            trial = TrialConfig(
-                dataset=dataset, method=method, mask_ratio=ratio if method in MASKED_METHODS else None,
-                paraphrases=k, order=order if k > 0 else "same", replay=replay, seed=seed, model=model, **fixed,
-            )
-            trials.setdefault(trial.trial_id, trial)
+        other_axes = [a for a in AXES if a != "mask_ratios"]
+        for dataset, method, k, order, replay, seed, model in itertools.product(*(getattr(self, a) for a in other_axes)):
+            for ratio in self.method_mask_ratios.get(method, self.mask_ratios):
+                trial = TrialConfig(
+                    dataset=dataset, method=method, mask_ratio=ratio if method in MASKED_METHODS else None,
+                    paraphrases=k, order=order if k > 0 else "same", replay=replay, seed=seed, model=model, **fixed,
+                )
+                trials.setdefault(trial.trial_id, trial)
         return list(trials.values())
 
     # ---- reading and writing ------------------------------------------------------------
@@ -139,7 +155,7 @@ class StudySpec:
     @classmethod
     def from_dict(cls, document: dict, **overrides: Any) -> StudySpec:
         values: dict[str, Any] = {}
-        sections = {"grid": AXES, "trial": TRIAL_SETTINGS, "resources": RESOURCES}
+        sections = {"grid": (*AXES, "method_mask_ratios"), "trial": TRIAL_SETTINGS, "resources": RESOURCES}
         for key, value in document.items():
             if key in sections:
                 _check_keys(key, value, sections[key])
@@ -211,7 +227,7 @@ class StudySpec:
         """The resolved spec as TOML (what `from_toml` reads back to an equal spec)."""
         top = {"name": self.name, "storage": str(Path(self.storage).expanduser().resolve()), "cache": self.cache}
         tables = {
-            "grid": {axis: getattr(self, axis) for axis in AXES},
+            "grid": {axis: getattr(self, axis) for axis in AXES} | {"method_mask_ratios": self.method_mask_ratios},
             "trial": {name: getattr(self, name) for name in TRIAL_SETTINGS},
             "base": asdict(self.base),
             "eval": asdict(self.eval),
@@ -273,4 +289,6 @@ def _toml_value(value: Any) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_value(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {value!r} as TOML")

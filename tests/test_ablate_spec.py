@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 
 import pytest
@@ -42,6 +43,30 @@ def test_mask_ratio_axis_applies_only_to_masked_methods():
         ("masked", "0.5", 0, "same"),
         ("ar-reverse", None, 0, "same"),
     ]
+
+
+def test_method_mask_ratios_replace_the_axis_for_that_method_only(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[grid]\nmethods = ["masked", "random-token"]\nmask_ratios = ["random", "0.5"]\nparaphrases = [0]\n'
+        '[grid.method_mask_ratios]\n"random-token" = ["1"]\n'
+    )
+    assert ids(StudySpec.from_cli(path)) == [
+        ("masked", "random", 0, "same"),
+        ("masked", "0.5", 0, "same"),
+        ("random-token", "1", 0, "same"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [('ar = ["1"]', "'ar' takes no mask ratio"), ('masked = []', "non-empty list"), ('masked = ["2"]', "mask ratio")],
+)
+def test_bad_method_mask_ratios_are_one_line_errors(tmp_path, table, message):
+    path = tmp_path / "s.toml"
+    path.write_text(f"[grid.method_mask_ratios]\n{table}\n")
+    with pytest.raises(ValueError, match=message):
+        StudySpec.from_cli(path)
 
 
 def test_order_axis_applies_only_with_paraphrases():
@@ -94,6 +119,7 @@ def test_empty_axis_is_rejected(tmp_path):
 
 def test_to_toml_round_trips_to_an_equal_spec(tmp_path):
     spec = StudySpec.from_cli(quick=True, paraphrases="0,3", mask_ratio="0.25", storage=str(tmp_path), name="x")
+    spec = dataclasses.replace(spec, method_mask_ratios={"random-token": ["1"]})
     again = StudySpec.from_dict(tomllib.loads(spec.to_toml()))
     assert again == spec and ids(again) == ids(spec)
 

@@ -56,14 +56,14 @@ PAPER_LIKE = [
     trial("masked", fwd=0.92, bwd=0.7),
     trial("dllm", fwd=0.85, bwd=0.8),
     trial("masked", mask_ratio="0", fwd=0.9, bwd=0.04),
-    trial("random-token", fwd=0.9, bwd=0.06),
+    trial("random-token", mask_ratio="1", fwd=0.9, bwd=0.06),
     *[trial("masked", mask_ratio=r, fwd=0.9, bwd=b) for r, b in (("0.25", 0.5), ("0.5", 0.66), ("0.75", 0.6), ("1", 0.2))],
 ]
 
 
 def test_a_study_with_the_papers_pattern_passes_every_check():
     found = outcomes(*PAPER_LIKE)
-    checks = {check: status for check, (status, _) in found.items() if status != "SKIP"}
+    checks = {check: status for check, (status, _) in found.items() if status not in ("SKIP", "INFO")}
     assert len(checks) == 12 and set(checks.values()) == {"PASS"}
     assert found["ar k=0 backward <= 0.10"] == ("PASS", "0.03 (1 seed)")
     assert found["masked (0) k=0 backward <= 0.15"] == ("PASS", "0.04 (1 seed)")
@@ -142,6 +142,13 @@ def test_replay_is_reported_with_retention_not_judged():
         "INFO", "fwd 0.90 → 0.80; bwd 0.70 → 0.60; retention 0.20 → 0.90 (1/1 seeds)"
     )
     assert found["base with vs without recovery chats"][0] == "SKIP"
+
+
+def test_the_papers_random_token_control_is_ratio_one_and_the_fraction_variant_is_reported():
+    found = outcomes(trial("random-token", mask_ratio="1", bwd=0.05), trial("random-token", bwd=0.66))
+    assert found["random-token (1) k=0 backward <= 0.15"] == ("PASS", "0.05 (1 seed)")
+    (line,) = [check for check in found if check.startswith("every token vs a random fraction corrupted, random-token")]
+    assert found[line] == ("INFO", "fwd 0.90 → 0.90; bwd 0.05 → 0.66 (1/1 seeds)")
 
 
 def test_each_dataset_gets_its_own_lines():
