@@ -116,6 +116,28 @@ def metric_table(means: pl.DataFrame, axes: list[str], columns: list[tuple[str, 
     return _markdown_table(header, rows)
 
 
+def group_table(results: pl.DataFrame, summary: pl.DataFrame, axes: list[str]) -> str:
+    """Test accuracy at each trial's best point per question group (N2D/D2N, a biography's
+    attribute, a wiki kind) and direction: where a direction's mean hides a failing group."""
+    at_best = summary.select("trial_id", pl.col("best_epoch").alias("epoch"))
+    rows = results.filter((pl.col("population") == "inject") & (pl.col("split") == "test")).join(at_best, on=["trial_id", "epoch"])
+    if rows.height == 0:
+        return "No test questions at the best points."
+    per_trial = rows.group_by("trial_id", *axes, "dataset", "group", "direction").agg(
+        ((pl.col("accuracy") * pl.col("n")).sum() / pl.col("n").sum()).alias("accuracy")
+    )
+    per_seed = per_trial.group_by(*axes, "dataset", "group", "direction").agg(pl.col("accuracy").mean())
+    cells = per_seed.with_columns((pl.col("group") + " " + pl.col("direction").str.slice(0, 3)).alias("column"))
+    columns = sorted(cells["column"].unique().to_list())
+    table = []
+    for key in _condition_order(cells.select(axes).unique(), axes).iter_rows(named=True):
+        mine = cells.filter(*[pl.col(a).eq_missing(v) for a, v in key.items()])
+        for dataset in _datasets(mine):
+            found = {r["column"]: r["accuracy"] for r in mine.filter(pl.col("dataset") == dataset).iter_rows(named=True)}
+            table.append(_row_cells(key, axes) + [_dataset_name(dataset)] + [_cell(found.get(c), None) for c in columns])
+    return _markdown_table(_row_header(axes) + ["dataset", *columns], table)
+
+
 # ---- Table 7: A(1 − e^{−kx}) -------------------------------------------------------------
 
 
@@ -359,6 +381,10 @@ def write_report(source: Path | str | pl.DataFrame, out_dir: Path | str | None =
             [("fwd (last)", "last_forward"), ("bwd (last)", "last_backward")]
             + ([("base before", "base_before"), ("base last", "base_last")] if has_base else []),
         ),
+        "## By question group (test, best point, mean over seeds)",
+        "Each direction's accuracy split by the dataset's question groups (namedesc: the "
+        "document's order N2D/D2N; bio: the attribute asked; wiki: the entity kind).",
+        group_table(results, summary, axes),
         "## Saturating fits A(1 − e^{−kx}) (the paper's Table 7)",
         f"x = documents seen (`{FIT_X}`; the paper used optimizer steps), fitted by least squares "
         "over all seeds' test points; A is the accuracy at convergence, k the rate per document "

@@ -103,6 +103,18 @@ def test_last_point_and_retention_columns(grid_report):
     assert ar_k0[3:7] == ["0.410 ± 0.014", "0.310 ± 0.014", "0.500 ± 0.000", "0.300 ± 0.000"]
 
 
+def test_group_table_splits_each_direction_by_question_group_at_the_best_point(tmp_path):
+    def accuracy(trial, epoch, population, split, direction):  # val peaks at epoch 1
+        return {0: 0.0, 1: 0.8, 2: 0.2}[epoch] if split == "val" else 0.1 * epoch
+    results = make_results([{}], epochs=(0, 1, 2), accuracy=accuracy, populations=("inject",))
+    results = results.with_columns(  # group g2 scores nothing: the mean would hide it
+        pl.when(pl.col("group") == "g2").then(pl.lit(0.0)).otherwise(pl.col("accuracy")).alias("accuracy")
+    )
+    rows = table_rows(write_report(results, tmp_path)[0].read_text(), "## By question group")
+    assert rows[0] == ["method", "mask ratio", "paraphrases", "dataset", "g1 bac", "g1 for", "g2 bac", "g2 for"]
+    assert rows[1] == ["ar", "—", "0", "namedesc", "0.100", "0.100", "0.000", "0.000"]  # test at epoch 1
+
+
 def test_pngs_are_written_and_valid(grid_report):
     paths = grid_report
     pngs = [p for p in paths if p.suffix == ".png"]
