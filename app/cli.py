@@ -154,7 +154,7 @@ def train(
     eval_points: int = typer.Option(6, "--eval-points", help="Log-spaced evaluation epochs."),
     max_questions: Optional[int] = typer.Option(None, "--max-questions", help="Evaluate a stratified sample of inject questions."),
     document_format: str = typer.Option("chat", "--document-format", help="ar documents: chat or plain."),
-    base_epochs: Optional[int] = typer.Option(None, "--base-epochs", help="AR base-stage epochs (default 15)."),
+    base_epochs: Optional[int] = typer.Option(None, "--base-epochs", help="AR base-stage epochs at most (default 120; it stops once base QA reaches the target)."),
     base_threshold: Optional[float] = typer.Option(None, "--base-threshold", help="Minimum base-QA accuracy to start injecting (default 0.9)."),
     recovery_chats: bool = typer.Option(True, "--recovery-chats/--no-recovery-chats", help="Recovery chats in the AR base mixture."),
     dllm_init: str = typer.Option("ar", "--dllm-init", help="dLLM base: ar (adapt the AR base) or scratch."),

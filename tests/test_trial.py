@@ -144,11 +144,26 @@ def test_a_base_below_the_threshold_is_refused_but_kept(tmp_path, dataset_dir):
     assert (base_dir(data, strict, tmp_path) / "ar" / "report.json").exists()
 
 
+@pytest.mark.parametrize(("target", "ran"), [(0.0, 1), (1.0, 3)])
+def test_the_ar_base_trains_until_base_qa_reaches_the_target_or_the_epoch_limit(tmp_path, dataset_dir, target, ran):
+    from dataclasses import replace
+
+    from maskft.datasets.schema import KnowledgeData
+
+    config = replace(MICRO_BASE, epochs=3, check_every=1, target=target)
+    report = json.loads((ensure_base(KnowledgeData.load(dataset_dir), config, "ar", cache_dir=tmp_path) / "report.json").read_text())
+    assert report["epochs"] == ran and [c["epoch"] for c in report["checks"]] == list(range(1, ran + 1))
+
+
 def test_bad_base_settings_are_one_line_errors():
     with pytest.raises(ValueError, match="dllm_init"):
         BaseConfig(dllm_init="bert")
     with pytest.raises(ValueError, match="threshold"):
         BaseConfig(threshold=1.5)
+    with pytest.raises(ValueError, match="target"):
+        BaseConfig(target=-0.1)
+    with pytest.raises(ValueError, match="check_every"):
+        BaseConfig(check_every=0)
 
 
 def test_replay_mixes_base_documents_and_qa_into_injection(tmp_path, dataset_dir, checkpoint):
