@@ -155,6 +155,17 @@ def test_the_ar_base_trains_until_base_qa_reaches_the_target_or_the_epoch_limit(
     assert report["epochs"] == ran and [c["epoch"] for c in report["checks"]] == list(range(1, ran + 1))
 
 
+def test_the_ar_base_also_stops_on_a_plateau_above_the_threshold_but_not_below_it():
+    from maskft.trainers.base_stage import base_training_done
+
+    config = BaseConfig(threshold=0.9, target=0.95)
+    assert base_training_done([0.5, 0.96], config)  # target
+    assert base_training_done([0.93, 0.935], config)  # levelled off above the threshold
+    assert not base_training_done([0.91, 0.94], config)  # still gaining
+    assert not base_training_done([0.6, 0.6], config)  # levelled off, but not good enough to hand over
+    assert not base_training_done([], config)
+
+
 def test_bad_base_settings_are_one_line_errors():
     with pytest.raises(ValueError, match="dllm_init"):
         BaseConfig(dllm_init="bert")
