@@ -326,29 +326,33 @@ def plot_retention(results: pl.DataFrame, axes: list[str], path: Path) -> Path:
 # ---- the report --------------------------------------------------------------------------
 
 
-def resolve_results(source: Path | str | pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str], str]:
-    """The results frame, failed trials (id -> error) and a name for the source; a study
-    directory is read through the store."""
+def resolve_results(source: Path | str | list | pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str], str]:
+    """The results frame, failed trials (id -> error) and a name for the source: a results
+    frame, a study directory, or several studies of one protocol read as one."""
+    from maskft.ablate.store import load_failures, load_studies
+
     if isinstance(source, pl.DataFrame):
         results, failures, name = source, {}, "the given results"
     else:
-        from maskft.ablate.store import load_failures, load_results
-
-        if not Path(source).is_dir():
-            raise ValueError(f"no study directory at {source}")
-        results, failures, name = load_results(source), load_failures(source), str(source)
+        dirs = [Path(d) for d in (source if isinstance(source, list) else [source])]
+        results = load_studies(dirs).drop("recovery_chats")
+        failures = {trial: error for d in dirs for trial, error in load_failures(d).items()}
+        name = ", ".join(map(str, dirs))
     if results.height == 0 or headline(results).height == 0:
         raise ValueError(f"no results yet in {name}")
     return results, failures, name
 
 
-def write_report(source: Path | str | pl.DataFrame, out_dir: Path | str | None = None) -> list[Path]:
-    """Write report.md and its PNG figures into `out_dir` (default: STUDY_DIR/report);
-    return the written paths, report.md first. Raises ValueError when nothing was reported yet."""
+def write_report(source: Path | str | list | pl.DataFrame, out_dir: Path | str | None = None) -> list[Path]:
+    """Write report.md and its PNG figures into `out_dir` (default: STUDY_DIR/report for one
+    study); return the written paths, report.md first. Raises ValueError when nothing was
+    reported yet."""
+    if isinstance(source, list) and len(source) == 1:
+        source = source[0]
+    if out_dir is None and (isinstance(source, (pl.DataFrame, list))):
+        raise ValueError("--out is needed to report several studies (or a results frame)")
     results, failures, name = resolve_results(source)
     if out_dir is None:
-        if isinstance(source, pl.DataFrame):
-            raise ValueError("write_report needs out_dir when given a results frame")
         out_dir = Path(source) / "report"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import re
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +184,7 @@ class StudySpec:
         replay: str | None = None,
         seeds: str | None = None,
         model: str | None = None,
+        base_threshold: float | None = None,
         address: str | None = None,
         cpus_per_trial: int | None = None,
         gpus_per_trial: float | None = None,
@@ -211,7 +212,8 @@ class StudySpec:
         if study_file is not None and quick:
             raise ValueError("pass either a study file or --quick, not both")
         if resume:
-            changed = [flag for flag, value in {**axes, "study file": study_file, "--quick": quick or None}.items() if value is not None]
+            flags = {**axes, "study file": study_file, "--quick": quick or None, "--base-threshold": base_threshold}
+            changed = [flag for flag, value in flags.items() if value is not None]
             if changed:
                 raise ValueError(f"--resume continues the saved study as it was; drop {', '.join(changed)}")
             if not name:
@@ -221,7 +223,10 @@ class StudySpec:
                 raise ValueError(f"no study {name!r} in {saved.parent.parent}/ to resume")
             return cls.from_toml(saved, **runtime, resume=True)
         preset = "quick" if quick else "default"
-        return cls.from_toml(study_file, preset, **axes, **runtime, storage=storage, name=name)
+        spec = cls.from_toml(study_file, preset, **axes, **runtime, storage=storage, name=name)
+        if base_threshold is None:
+            return spec
+        return replace(spec, base=replace(spec.base, threshold=base_threshold))
 
     def to_toml(self) -> str:
         """The resolved spec as TOML (what `from_toml` reads back to an equal spec)."""

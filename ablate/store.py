@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
+from dataclasses import asdict
 from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
 
 from maskft.ablate.spec import StudySpec
+from maskft.trainers.base_stage import BaseConfig
 from maskft.trainers.results import conform, empty_results
 
 RESULTS = "results.parquet"
@@ -104,3 +107,51 @@ def _atomic_write_text(path: Path, text: str) -> None:
     tmp.write_text(text)
     os.replace(tmp, path)
 
+
+
+# ---- several studies as one ---------------------------------------------------------------
+
+
+def study_protocol(study_dir: Path) -> dict | None:
+    """The settings that shape every trial of a study ([trial], [base] resolved, [eval]) from
+    its study.toml; None for a directory without one (`maskft train --out`)."""
+    path = Path(study_dir) / SPEC
+    if not path.is_file():
+        return None
+    try:
+        document = tomllib.loads(path.read_text())
+        base = asdict(BaseConfig(**document.get("base", {})))
+    except (tomllib.TOMLDecodeError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: not a study file ({error})") from None
+    return {"trial": document.get("trial", {}), "base": base, "eval": document.get("eval", {})}
+
+
+def load_studies(study_dirs: list[Path], *, may_differ: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Several studies' rows as one frame, each trial once, with each row's `recovery_chats`.
+
+    Studies must share every trial, base and evaluation setting (their seeds are averaged
+    together) except the base settings named in `may_differ`."""
+    frames, seen, reference = [], set(), None
+    for study_dir in map(Path, study_dirs):
+        if not study_dir.is_dir():
+            raise ValueError(f"no study directory at {study_dir}")
+        protocol = study_protocol(study_dir)
+        recovery_chats = (protocol or {"base": asdict(BaseConfig())})["base"]["recovery_chats"]
+        if protocol is not None:
+            reference = reference or (study_dir, protocol)
+            _check_same_protocol(reference, (study_dir, protocol), may_differ)
+        rows = load_results(study_dir).filter(~pl.col("trial_id").is_in(list(seen)))
+        frames.append(rows.with_columns(pl.lit(recovery_chats).alias("recovery_chats")))
+        seen |= set(rows["trial_id"])
+    return pl.concat(frames)
+
+
+def _check_same_protocol(reference: tuple[Path, dict], other: tuple[Path, dict], may_differ: tuple[str, ...]) -> None:
+    (first, a), (second, b) = reference, other
+    for section in ("trial", "base", "eval"):
+        for key in sorted(set(a[section]) | set(b[section])):
+            if a[section].get(key) != b[section].get(key) and not (section == "base" and key in may_differ):
+                raise ValueError(
+                    f"studies {first} and {second} differ in [{section}] {key} "
+                    f"({a[section].get(key)!r} vs {b[section].get(key)!r}); their seeds cannot be averaged"
+                )

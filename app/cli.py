@@ -218,6 +218,9 @@ def ablate(
     replay: Optional[str] = typer.Option(None, "--replay", help="Comma-separated replay fractions, e.g. 0,0.5."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Comma-separated seeds."),
     model: Optional[str] = typer.Option(None, "--model", help="Comma-separated: tiny, small, micro or checkpoint directories."),
+    base_threshold: Optional[float] = typer.Option(
+        None, "--base-threshold", help="Minimum base-QA accuracy to hand a base model to trials (default 0.9)."
+    ),
     address: Optional[str] = typer.Option(None, "--address", help="local (default), auto, or ray://HOST:PORT of a running cluster."),
     cpus_per_trial: Optional[int] = typer.Option(None, "--cpus-per-trial"),
     gpus_per_trial: Optional[float] = typer.Option(None, "--gpus-per-trial"),
@@ -236,7 +239,8 @@ def ablate(
     with usage_errors():
         spec = StudySpec.from_cli(
             study_file, quick=quick, dataset=dataset, method=method, mask_ratio=mask_ratio, paraphrases=paraphrases,
-            order=order, replay=replay, seeds=seeds, model=model, address=address, cpus_per_trial=cpus_per_trial,
+            order=order, replay=replay, seeds=seeds, model=model, base_threshold=base_threshold, address=address,
+            cpus_per_trial=cpus_per_trial,
             gpus_per_trial=gpus_per_trial, max_concurrent=max_concurrent, storage=storage, name=name, resume=resume,
             verbose=verbose,
         )
@@ -257,14 +261,16 @@ def ablate(
 
 @app.command("report")
 def report(
-    run_dir: Path = typer.Argument(..., help="A study directory (or a `maskft train --out` directory)."),
+    run_dirs: list[Path] = typer.Argument(
+        ..., help="A study directory (or a `maskft train --out` one); several studies of one protocol are reported as one."
+    ),
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write report.md and the PNGs (default RUN_DIR/report)."),
 ) -> None:
     """Write the markdown table (the paper's layout), the A(1-e^-kx) fits and PNG curves of a study."""
     from maskft.ablate.report import write_report
 
     with usage_errors():
-        paths = write_report(run_dir, out)
+        paths = write_report(list(run_dirs), out)
     for path in paths:
         console.print(f"[green]wrote[/] {path}")
 

@@ -19,7 +19,6 @@ import argparse
 import json
 import operator
 import sys
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,8 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from maskft.ablate.report import PAPER_DATASETS, condition_means, trial_summary
-from maskft.ablate.store import SPEC, load_results
-from maskft.trainers.base_stage import BaseConfig
+from maskft.ablate import store
 
 # A check's condition is these defaults overridden by its `where`: the protocol as
 # published (no replay, recovery chats in the base mixture, documents without paraphrases).
@@ -122,49 +120,13 @@ class Outcome:
 # ---- loading ------------------------------------------------------------------------------
 
 
-def study_settings(study_dir: Path) -> tuple[bool, dict | None]:
-    """(recovery_chats, every other setting that shapes a trial) from the saved study.toml;
-    a directory without one (`maskft train --out`) ran the default base stage."""
-    path = study_dir / SPEC
-    if not path.is_file():
-        return BaseConfig().recovery_chats, None
-    try:
-        document = tomllib.loads(path.read_text())
-        base = asdict(BaseConfig(**document.get("base", {})))
-    except (tomllib.TOMLDecodeError, TypeError) as error:
-        raise ValueError(f"{path}: not a study file ({error})") from None
-    recovery_chats = base.pop("recovery_chats")
-    return recovery_chats, {"trial": document.get("trial", {}), "base": base, "eval": document.get("eval", {})}
-
-
 def load_studies(study_dirs: list[Path]) -> pl.DataFrame:
-    """Every study's rows plus its `recovery_chats`; a trial found in several studies counts once."""
-    frames, seen, reference = [], set(), None
-    for study_dir in study_dirs:
-        if not study_dir.is_dir():
-            raise ValueError(f"no study directory at {study_dir}")
-        recovery_chats, settings = study_settings(study_dir)
-        if settings is not None:
-            reference = reference or (study_dir, settings)
-            _check_same_protocol(reference, (study_dir, settings))
-        rows = load_results(study_dir).filter(~pl.col("trial_id").is_in(list(seen)))
-        frames.append(rows.with_columns(pl.lit(recovery_chats).alias("recovery_chats")))
-        seen |= set(rows["trial_id"])
-    results = pl.concat(frames)
+    """Every study's rows, each trial once, with its base's `recovery_chats` (the one base
+    setting allowed to differ: that is the control)."""
+    results = store.load_studies(study_dirs, may_differ=("recovery_chats",))
     if results.filter(pl.col("population") == "inject").height == 0:
         raise ValueError(f"no results yet in {', '.join(map(str, study_dirs))}")
     return results
-
-
-def _check_same_protocol(reference: tuple[Path, dict], other: tuple[Path, dict]) -> None:
-    (first, a), (second, b) = reference, other
-    for section in ("trial", "base", "eval"):
-        for key in sorted(set(a[section]) | set(b[section])):
-            if a[section].get(key) != b[section].get(key):
-                raise ValueError(
-                    f"studies {first} and {second} differ in [{section}] {key} "
-                    f"({a[section].get(key)!r} vs {b[section].get(key)!r}); their seeds cannot be averaged"
-                )
 
 
 def seed_means(results: pl.DataFrame) -> pl.DataFrame:

@@ -117,6 +117,13 @@ def test_empty_axis_is_rejected(tmp_path):
         StudySpec.from_cli(path)
 
 
+def test_base_threshold_flag_sets_the_base_gate_and_is_saved(tmp_path):
+    spec = StudySpec.from_cli(quick=True, base_threshold=0.8, storage=str(tmp_path), name="x")
+    assert spec.base.threshold == 0.8 and StudySpec.from_dict(tomllib.loads(spec.to_toml())).base.threshold == 0.8
+    with pytest.raises(ValueError, match="threshold"):
+        StudySpec.from_cli(quick=True, base_threshold=1.5)
+
+
 def test_to_toml_round_trips_to_an_equal_spec(tmp_path):
     spec = StudySpec.from_cli(quick=True, paraphrases="0,3", mask_ratio="0.25", storage=str(tmp_path), name="x")
     spec = dataclasses.replace(spec, method_mask_ratios={"random-token": ["1"]})

@@ -178,6 +178,29 @@ def test_study_directory_is_read_and_reported_into_its_report_folder(tmp_path):
     assert "- `dllm-x`: CUDA out of memory" in paths[0].read_text()
 
 
+def study(path, trials, toml="[trial]\nepochs = 60\n"):
+    path.mkdir()
+    make_results(trials).write_parquet(path / "results.parquet")
+    (path / "study.toml").write_text(toml)
+    return path
+
+
+def test_several_studies_of_one_protocol_are_reported_as_one(tmp_path):
+    # seeds 0 and 1 of one condition in two studies, seed 0 in both: it counts once
+    first, second = study(tmp_path / "s0", GRID[:1]), study(tmp_path / "s1", GRID[1:2] + GRID[:1])
+    rows = table_rows(write_report([first, second], tmp_path / "out")[0].read_text(), "## Test accuracy")
+    assert [(r[:3], r[-1]) for r in rows[1:]] == [(["ar", "—", "0"], "2")]
+
+
+def test_studies_of_different_protocols_or_without_out_are_refused(tmp_path):
+    first = study(tmp_path / "a", GRID[:1])
+    other = study(tmp_path / "b", GRID[1:2], "[trial]\nepochs = 100\n")
+    with pytest.raises(ValueError, match=r"differ in \[trial\] epochs \(60 vs 100\)"):
+        write_report([first, other], tmp_path / "out")
+    with pytest.raises(ValueError, match="--out is needed"):
+        write_report([first, first])
+
+
 def test_study_without_results_or_directory_raises_one_clear_line(tmp_path):
     with pytest.raises(ValueError, match=f"^no results yet in {re.escape(str(tmp_path))}$"):
         write_report(tmp_path)
