@@ -150,8 +150,15 @@ def test_the_ar_base_trains_until_base_qa_reaches_the_target_or_the_epoch_limit(
 
     from maskft.datasets.schema import KnowledgeData
 
-    config = replace(MICRO_BASE, epochs=3, check_every=1, target=target)
-    report = json.loads((ensure_base(KnowledgeData.load(dataset_dir), config, "ar", cache_dir=tmp_path) / "report.json").read_text())
+    data = KnowledgeData.load(dataset_dir)
+    # threshold 1.0: no plateau can end it early (the unreachable case is then refused)
+    config = replace(MICRO_BASE, epochs=3, check_every=1, target=target, threshold=target)
+    if target < 1:
+        ensure_base(data, config, "ar", cache_dir=tmp_path)
+    else:
+        with pytest.raises(BaseStageError):
+            ensure_base(data, config, "ar", cache_dir=tmp_path)
+    report = json.loads((base_dir(data, config, tmp_path) / "ar" / "report.json").read_text())
     assert report["epochs"] == ran and [c["epoch"] for c in report["checks"]] == list(range(1, ran + 1))
 
 
