@@ -123,10 +123,8 @@ def group_table(results: pl.DataFrame, summary: pl.DataFrame, axes: list[str]) -
     rows = results.filter((pl.col("population") == "inject") & (pl.col("split") == "test")).join(at_best, on=["trial_id", "epoch"])
     if rows.height == 0:
         return "No test questions at the best points."
-    per_trial = rows.group_by("trial_id", *axes, "dataset", "group", "direction").agg(
-        ((pl.col("accuracy") * pl.col("n")).sum() / pl.col("n").sum()).alias("accuracy")
-    )
-    per_seed = per_trial.group_by(*axes, "dataset", "group", "direction").agg(pl.col("accuracy").mean())
+    # one row per (trial, group, direction) at its best test point: the mean is over seeds
+    per_seed = rows.group_by(*axes, "dataset", "group", "direction").agg(pl.col("accuracy").mean())
     cells = per_seed.with_columns((pl.col("group") + " " + pl.col("direction").str.slice(0, 3)).alias("column"))
     columns = sorted(cells["column"].unique().to_list())
     table = []
@@ -349,7 +347,7 @@ def write_report(source: Path | str | list | pl.DataFrame, out_dir: Path | str |
     reported yet."""
     if isinstance(source, list) and len(source) == 1:
         source = source[0]
-    if out_dir is None and (isinstance(source, (pl.DataFrame, list))):
+    if out_dir is None and isinstance(source, (pl.DataFrame, list)):
         raise ValueError("--out is needed to report several studies (or a results frame)")
     results, failures, name = resolve_results(source)
     if out_dir is None:

@@ -108,7 +108,6 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-
 # ---- several studies as one ---------------------------------------------------------------
 
 
