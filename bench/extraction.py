@@ -9,6 +9,8 @@ each inject document cut just before each of its facts (as a "Tell me a fact." t
 AR training layout) and counts a hit when the greedy continuation contains the fact.
 It prints that completion rate per fact position beside the trial's QA accuracy at the
 last point: completion near 1 with QA near the floor means storage without extraction.
+A fact right after an opening that many documents share (namedesc's "Known for being")
+has no cue that tells the documents apart: its position's low rate measures nothing.
 The paper's pretrained 8B models bring the extraction skill; a tiny model has to get it
 from its base stage.
 """
