@@ -35,13 +35,14 @@ from maskft.trainers.trial import TrialConfig, prepare, run_trial
 def completion_prompts(documents: pl.DataFrame, fmt) -> tuple[list[list[int]], list[str], list[int]]:
     """For every document and every fact string found after its start: the fact-chat prompt
     with the document up to that fact, the fact, and the fact's position in the document."""
+    head = fmt.prompt(fmt.encode(FACT_PROMPT))
     prompts, facts, positions = [], [], []
     for text, entities in documents.select("text", "entities").iter_rows():
         for position, fact in enumerate(json.loads(entities or "[]")):
             at = text.find(fact)
             if at <= 0:  # not in the text, or the document opens with it: nothing to cue from
                 continue
-            prompts.append([*fmt.prompt(fmt.encode(FACT_PROMPT)), *fmt.encode(text[:at].rstrip())])
+            prompts.append([*head, *fmt.encode(text[:at].rstrip())])
             facts.append(fact)
             positions.append(position)
     return prompts, facts, positions
@@ -64,10 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         base = BaseConfig() if args.base_threshold is None else BaseConfig(threshold=args.base_threshold)
-        ratio = args.mask_ratio or (None if args.method == "ar" else "random")
         config = TrialConfig(
-            dataset=args.dataset, method=args.method, mask_ratio=ratio, epochs=args.epochs, lr=3e-4,
-            batch_size=16, eval_points=1, retention_questions=0, seed=args.seed, base=base,
+            dataset=args.dataset, method=args.method, mask_ratio=args.mask_ratio, epochs=args.epochs,
+            eval_points=1, retention_questions=0, seed=args.seed, base=base,
         )
         prepared = prepare(config, on_event=_progress)
     except ValueError as error:
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     model.eval()
     with torch.no_grad():
         outputs = greedy_generate(
-            model, prompts, max_new_tokens=16, stop_ids=sorted({fmt.eot_id, fmt.eos_id}), pad_id=fmt.pad_id, batch_size=64
+            model, prompts, max_new_tokens=16, stop_ids=fmt.stop_ids, pad_id=fmt.pad_id, batch_size=64
         )
     hits = [fact in fmt.decode(ids) for fact, ids in zip(facts, outputs)]
     table = (

@@ -97,6 +97,11 @@ class ChatFormat:
         """Plain-text ids, no special tokens added."""
         return self.tokenizer.encode(text, add_special_tokens=False)
 
+    @property
+    def stop_ids(self) -> list[int]:
+        """The ids that end a generated answer: end of turn and end of sequence."""
+        return sorted({self.eot_id, self.eos_id})
+
     def decode(self, ids: Sequence[int]) -> str:
         """Generated ids to text: cut at the first end-of-turn/end-of-sequence, specials dropped."""
         ids = list(ids)

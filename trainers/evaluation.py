@@ -51,7 +51,6 @@ def evaluate(
     if missing:
         raise ValueError(f"questions table is missing column(s): {', '.join(missing)}")
     prompts = [fmt.prompt(fmt.encode(q)) for q in questions["question"].to_list()]
-    stop_ids = sorted({fmt.eot_id, fmt.eos_id})
     was_training = model.training
     model.eval()
     try:
@@ -64,7 +63,7 @@ def evaluate(
                 steps=config.steps,
                 mask_id=fmt.mask_id,
                 pad_id=fmt.pad_id,
-                stop_ids=stop_ids,
+                stop_ids=fmt.stop_ids,
                 batch_size=config.batch_size,
             )
         else:
@@ -72,7 +71,7 @@ def evaluate(
                 model,
                 prompts,
                 max_new_tokens=config.max_new_tokens,
-                stop_ids=stop_ids,
+                stop_ids=fmt.stop_ids,
                 pad_id=fmt.pad_id,
                 batch_size=config.batch_size,
             )
