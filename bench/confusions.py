@@ -1,0 +1,122 @@
+"""Wrong answers, by what they are: another entity's fact, or nothing the data knows.
+
+    python bench/confusions.py STUDY_DIR [STUDY_DIR ...]
+
+At each trial's best `val` point (the point bench/science.py reports), every test
+question about the inject population that is answered wrongly (ROUGE-1 recall < 0.5) is
+sorted by whether the prediction holds every content word of the answer the dataset gives
+to the *same question group* for some *other* entity:
+  inject — another inject entity's answer (a fact that was injected, bound to the wrong cue);
+  base   — a base entity's answer (a fact from the base stage);
+  neither.
+Many `inject` answers mean the model retrieves injected facts but keys them on the wrong
+entity: an extraction failure, not missing knowledge (bench/extraction.py shows the same
+facts completed from their own documents). The sort means most where answers are nearly
+unique per entity (namedesc, bio's names, wiki); in a group of a few dozen shared values
+(bio's universities, cities, majors) any answer of the right type is someone's.
+Counts are pooled over seeds.
+Exit code 0, or 2 on unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from maskft.ablate.store import load_studies
+from maskft.datasets.registry import resolve_dataset
+from maskft.trainers.metric import content_words
+from maskft.trainers.results import CONDITION_COLUMNS, headline
+
+WRONG_BELOW = 0.5  # ROUGE-1 recall under which an answer counts as wrong
+KINDS = ("inject", "base", "neither")
+
+
+def answer_pools(questions: pl.DataFrame) -> dict[str, list[tuple[str, str, frozenset[str]]]]:
+    """Per question group: (entity, population, content words of its first gold answer)."""
+    pools: dict[str, list] = {}
+    rows = questions.select("group", "entity_id", "population", pl.col("answers").list.first()).unique()
+    for group, entity, population, answer in rows.sort("group", "entity_id").iter_rows():
+        words = frozenset(content_words(answer or ""))
+        if words:
+            pools.setdefault(group, []).append((entity, population, words))
+    return pools
+
+
+def classify(predictions: pl.DataFrame, questions: pl.DataFrame) -> pl.DataFrame:
+    """`predictions` (question_id, prediction, accuracy, ...) with a `wrong_kind` column: null
+    for a right answer, else one of KINDS (see the module docstring)."""
+    pools = answer_pools(questions)
+    rows = predictions.join(questions.select("question_id", "entity_id"), on="question_id", how="left")
+
+    def kind(prediction: str, accuracy: float, group: str, entity: str) -> str | None:
+        if accuracy >= WRONG_BELOW:
+            return None
+        said = content_words(prediction or "")
+        owners = {pop for other, pop, words in pools.get(group, []) if other != entity and words <= said}
+        return "inject" if "inject" in owners else "base" if "base" in owners else "neither"
+
+    kinds = [kind(*row) for row in rows.select("prediction", "accuracy", "group", "entity_id").iter_rows()]
+    return rows.with_columns(pl.Series("wrong_kind", kinds, dtype=pl.Utf8))
+
+
+def confusion_table(study_dirs: list[Path]) -> pl.DataFrame:
+    """Per condition and direction: trials, questions, wrong share, and the wrong answers' kinds."""
+    results = load_studies(study_dirs)
+    summary = headline(results)
+    if summary.height == 0:
+        raise ValueError(f"no finished evaluation point in {', '.join(map(str, study_dirs))}")
+    best = dict(summary.select("trial_id", "best_epoch").iter_rows())
+    conditions = results.select("trial_id", *CONDITION_COLUMNS).unique("trial_id")
+    pools: dict[str, pl.DataFrame] = {}
+    frames, seen = [], set()
+    for trial_dir in sorted(p for d in study_dirs for p in (Path(d) / "trials").glob("*")):
+        trial_id = trial_dir.name
+        if trial_id not in best or trial_id in seen or not (trial_dir / "predictions.parquet").is_file():
+            continue
+        seen.add(trial_id)
+        dataset = json.loads((trial_dir / "config.json").read_text())["dataset"]
+        if dataset not in pools:
+            pools[dataset] = resolve_dataset(dataset, seed=0).questions
+        predictions = pl.read_parquet(trial_dir / "predictions.parquet").filter(
+            (pl.col("epoch") == best[trial_id]) & (pl.col("population") == "inject") & (pl.col("split") == "test")
+        )
+        frames.append(classify(predictions, pools[dataset]).with_columns(pl.lit(trial_id).alias("trial_id")))
+    if not frames:
+        raise ValueError("no trial predictions found under the study directories")
+    rows = pl.concat(frames, how="diagonal_relaxed").join(conditions, on="trial_id")
+    keys = [*CONDITION_COLUMNS, "direction"]
+    wrong = pl.col("wrong_kind").is_not_null()
+    return (
+        rows.group_by(keys)
+        .agg(
+            pl.col("trial_id").n_unique().alias("trials"),
+            pl.len().alias("questions"),
+            pl.col("accuracy").mean().round(2).alias("accuracy"),
+            (wrong.sum() / pl.len()).round(2).alias("wrong"),
+            *[((pl.col("wrong_kind") == k).sum() / wrong.sum()).round(2).alias(f"of wrong: {k}") for k in KINDS],
+        )
+        .sort(keys, nulls_last=True)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("study_dirs", nargs="+", type=Path, metavar="STUDY_DIR", help="one or more study directories, merged")
+    args = parser.parse_args(argv)
+    try:
+        table = confusion_table(args.study_dirs)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
+        print(table.drop("model") if table["model"].n_unique() == 1 else table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
