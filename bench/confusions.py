@@ -21,7 +21,6 @@ Exit code 0, or 2 on unusable input.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -72,20 +71,21 @@ def confusion_table(study_dirs: list[Path]) -> pl.DataFrame:
         raise ValueError(f"no finished evaluation point in {', '.join(map(str, study_dirs))}")
     best = dict(summary.select("trial_id", "best_epoch").iter_rows())
     conditions = results.select("trial_id", *CONDITION_COLUMNS).unique("trial_id")
-    pools: dict[str, pl.DataFrame] = {}
+    dataset_of = dict(conditions.select("trial_id", "dataset").iter_rows())
+    questions: dict[str, pl.DataFrame] = {}  # per dataset, generated or read once
     frames, seen = [], set()
     for trial_dir in sorted(p for d in study_dirs for p in (Path(d) / "trials").glob("*")):
         trial_id = trial_dir.name
         if trial_id not in best or trial_id in seen or not (trial_dir / "predictions.parquet").is_file():
             continue
         seen.add(trial_id)
-        dataset = json.loads((trial_dir / "config.json").read_text())["dataset"]
-        if dataset not in pools:
-            pools[dataset] = resolve_dataset(dataset, seed=0).questions
+        dataset = dataset_of[trial_id]
+        if dataset not in questions:
+            questions[dataset] = resolve_dataset(dataset, seed=0).questions
         predictions = pl.read_parquet(trial_dir / "predictions.parquet").filter(
             (pl.col("epoch") == best[trial_id]) & (pl.col("population") == "inject") & (pl.col("split") == "test")
         )
-        frames.append(classify(predictions, pools[dataset]).with_columns(pl.lit(trial_id).alias("trial_id")))
+        frames.append(classify(predictions, questions[dataset]).with_columns(pl.lit(trial_id).alias("trial_id")))
     if not frames:
         raise ValueError("no trial predictions found under the study directories")
     rows = pl.concat(frames, how="diagonal_relaxed").join(conditions, on="trial_id")
