@@ -123,16 +123,19 @@ def group_table(results: pl.DataFrame, summary: pl.DataFrame, axes: list[str]) -
     rows = results.filter((pl.col("population") == "inject") & (pl.col("split") == "test")).join(at_best, on=["trial_id", "epoch"])
     if rows.height == 0:
         return "No test questions at the best points."
-    # one row per (trial, group, direction) at its best test point: the mean is over seeds
-    per_seed = rows.group_by(*axes, "dataset", "group", "direction").agg(pl.col("accuracy").mean())
-    cells = per_seed.with_columns((pl.col("group") + " " + pl.col("direction").str.slice(0, 3)).alias("column"))
+    # each seed's cell at its own best point, then mean ± std over seeds like every other table
+    per_seed = rows.group_by(*axes, "dataset", "group", "direction", "seed").agg(pl.col("accuracy").mean())
+    cells = per_seed.group_by(*axes, "dataset", "group", "direction").agg(
+        pl.col("accuracy").mean().alias("mean"), pl.col("accuracy").std().alias("std")
+    )
+    cells = cells.with_columns((pl.col("group") + " " + pl.col("direction").str.slice(0, 3)).alias("column"))
     columns = sorted(cells["column"].unique().to_list())
     table = []
     for key in _condition_order(cells.select(axes).unique(), axes).iter_rows(named=True):
         mine = cells.filter(*[pl.col(a).eq_missing(v) for a, v in key.items()])
         for dataset in _datasets(mine):
-            found = {r["column"]: r["accuracy"] for r in mine.filter(pl.col("dataset") == dataset).iter_rows(named=True)}
-            table.append(_row_cells(key, axes) + [_dataset_name(dataset)] + [_cell(found.get(c), None) for c in columns])
+            found = {r["column"]: (r["mean"], r["std"]) for r in mine.filter(pl.col("dataset") == dataset).iter_rows(named=True)}
+            table.append(_row_cells(key, axes) + [_dataset_name(dataset)] + [_cell(*found.get(c, (None, None))) for c in columns])
     return _markdown_table(_row_header(axes) + ["dataset", *columns], table)
 
 
@@ -383,9 +386,11 @@ def write_report(source: Path | str | list | pl.DataFrame, out_dir: Path | str |
             [("fwd (last)", "last_forward"), ("bwd (last)", "last_backward")]
             + ([("base before", "base_before"), ("base last", "base_last")] if has_base else []),
         ),
-        "## By question group (test, best point, mean over seeds)",
-        "Each direction's accuracy split by the dataset's question groups (namedesc: the "
-        "document's order N2D/D2N; bio: the attribute asked; wiki: the entity kind).",
+        "## By question group (test, best point, mean ± std over seeds)",
+        "Each direction's accuracy split by the dataset's question groups (namedesc: what the "
+        "question asks, N2D the description given the name, D2N the name given the description, "
+        "so 'D2N for' is the paper's D2N-f and 'D2N bac' its N2D-b; bio: the attribute asked; "
+        "wiki: the entity kind).",
         group_table(results, summary, axes),
         "## Saturating fits A(1 − e^{−kx}) (the paper's Table 7)",
         f"x = documents seen (`{FIT_X}`; the paper used optimizer steps), fitted by least squares "

@@ -115,6 +115,14 @@ def test_group_table_splits_each_direction_by_question_group_at_the_best_point(t
     assert rows[1] == ["ar", "—", "0", "namedesc", "0.100", "0.100", "0.000", "0.000"]  # test at epoch 1
 
 
+def test_group_table_gives_the_spread_over_seeds(tmp_path):
+    def accuracy(trial, epoch, population, split, direction):  # seed 1 scores .2 more than seed 0
+        return 0.1 * epoch + 0.2 * trial["seed"]
+    results = make_results([{"seed": 0}, {"seed": 1}], epochs=(0, 1, 2), accuracy=accuracy, populations=("inject",))
+    rows = table_rows(write_report(results, tmp_path)[0].read_text(), "## By question group")
+    assert rows[1][4:] == ["0.300 ± 0.141"] * 4  # test at epoch 2 for both seeds: .2 and .4
+
+
 def test_pngs_are_written_and_valid(grid_report):
     paths = grid_report
     pngs = [p for p in paths if p.suffix == ".png"]
