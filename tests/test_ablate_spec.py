@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,9 @@ def test_resume_reads_the_saved_study_and_allows_only_runtime_changes(tmp_path):
 def test_resume_of_a_missing_study_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no study 'nope'"):
         StudySpec.from_cli(storage=str(tmp_path), name="nope", resume=True)
+
+
+@pytest.mark.parametrize("study_file", sorted((Path(__file__).parent.parent / "studies").glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_study_file_is_a_valid_study(study_file):
+    spec = StudySpec.from_toml(study_file)
+    assert spec.trials()  # every grid expands to at least one validated trial
