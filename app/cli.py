@@ -154,9 +154,11 @@ def train(
     eval_points: int = typer.Option(6, "--eval-points", help="Log-spaced evaluation epochs."),
     max_questions: Optional[int] = typer.Option(None, "--max-questions", help="Evaluate a stratified sample of inject questions."),
     document_format: str = typer.Option("chat", "--document-format", help="ar documents: chat or plain."),
+    max_new_tokens: int = typer.Option(32, "--max-new-tokens", help="Answer budget in tokens (AR and dLLM; a multiple of 4). Passage answers on bio and wiki need 72."),
     base_epochs: Optional[int] = typer.Option(None, "--base-epochs", help="AR base-stage epochs at most (default 120; it stops once base QA reaches the target)."),
     base_threshold: Optional[float] = typer.Option(None, "--base-threshold", help="Minimum base-QA accuracy to start injecting (default 0.9)."),
     recovery_chats: bool = typer.Option(True, "--recovery-chats/--no-recovery-chats", help="Recovery chats in the AR base mixture."),
+    answer_style: str = typer.Option("short", "--answer-style", help="Base QA chat answers: short (the gold answer) or passage (the document up to it)."),
     dllm_init: str = typer.Option("ar", "--dllm-init", help="dLLM base: ar (adapt the AR base) or scratch."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="For checkpoints with their own model code (LLaDA)."),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
@@ -170,16 +172,18 @@ def train(
     from maskft.app.train_view import TrainView, final_table
     from maskft.datasets.registry import check_output_dir
     from maskft.trainers.base_stage import BaseConfig
+    from maskft.trainers.evaluation import EvalConfig
     from maskft.trainers.trial import TrialConfig, check_data, prepare, run_trial
 
     out = out or Path("runs") / f"train-{method}-{time.strftime('%Y%m%d-%H%M%S')}"
     with usage_errors():
         given = {"epochs": base_epochs, "threshold": base_threshold}
-        base = BaseConfig(recovery_chats=recovery_chats, dllm_init=dllm_init, **{k: v for k, v in given.items() if v is not None})
+        base = BaseConfig(recovery_chats=recovery_chats, answer_style=answer_style, dllm_init=dllm_init, **{k: v for k, v in given.items() if v is not None})
         config = TrialConfig(
             dataset=dataset, method=method, mask_ratio=mask_ratio, paraphrases=paraphrases, order=order, replay=replay,
             model=model, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size, eval_points=eval_points,
             max_questions=max_questions, document_format=document_format, trust_remote_code=trust_remote_code, base=base,
+            eval=EvalConfig(max_new_tokens=max_new_tokens, gen_length=max_new_tokens),
         )
         check_data(config)
         check_output_dir(out, force=force)

@@ -18,9 +18,10 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -30,7 +31,7 @@ from maskft.datasets.chat import FACT_PROMPT, RECOVER_INSTRUCTION, RECOVER_PREFI
 from maskft.datasets.registry import default_cache_dir
 from maskft.datasets.schema import KnowledgeData
 from maskft.datasets.tokenizer import build_tokenizer, load_tokenizer, save_tokenizer
-from maskft.trainers.evaluation import aggregate, evaluate
+from maskft.trainers.evaluation import EvalConfig, aggregate, evaluate
 from maskft.trainers.loop import TrainConfig, TrainState, train
 from maskft.trainers.models import build_model, load_model, make_bidirectional, save_model
 from maskft.trainers.objectives import (
@@ -44,6 +45,7 @@ from maskft.trainers.objectives import (
 
 CODE_VERSION = 4  # bump when base-stage training changes meaning, to invalidate caches
 DLLM_INITS = ("ar", "scratch")
+ANSWER_STYLES = ("short", "passage")
 PLATEAU_GAIN = 0.01  # base QA gained between two checks below which training has levelled off
 Progress = Callable[[str, TrainState], None]
 
@@ -61,6 +63,7 @@ class BaseConfig:
     vocab_size: int = 4096
     paraphrases: int = 1  # per order, per base document: style variety without swamping the epoch
     questions_per_group: int = 2  # QA chats per (entity, question group): the skill, not every wording
+    answer_style: str = "short"  # QA chat answers: "short" (the gold answer) or "passage" (see answer_texts)
     epochs: int = 120  # at most: the AR base trains until base QA reaches `target` (checked every `check_every`)
     check_every: int = 5  # namedesc reaches .95 in ~15 epochs, bio and wiki need several times more
     target: float = 0.95
@@ -74,6 +77,8 @@ class BaseConfig:
     eval_questions: int = 256  # base questions sampled for the check
 
     def __post_init__(self) -> None:
+        if self.answer_style not in ANSWER_STYLES:
+            raise ValueError(f"base answer_style must be one of {', '.join(ANSWER_STYLES)}, got {self.answer_style!r}")
         if self.dllm_init not in DLLM_INITS:
             raise ValueError(f"dllm_init must be one of {', '.join(DLLM_INITS)}, got {self.dllm_init!r}")
         for name in ("threshold", "target"):
@@ -88,10 +93,18 @@ class BaseConfig:
             if not getattr(self, name) > 0:
                 raise ValueError(f"base {name} must be positive, got {getattr(self, name)}")
 
+    def identity(self) -> dict:
+        """The fields that name this base (cache key, trial ids). A field added later is left
+        out at its default, so caches and trial ids made before it existed stay valid."""
+        fields = asdict(self)
+        if fields["answer_style"] == "short":
+            del fields["answer_style"]
+        return fields
+
 
 def base_dir(data: KnowledgeData, config: BaseConfig, cache_dir: Path | None = None) -> Path:
     """Where this dataset's base models live; the key covers data content, config and code."""
-    key = json.dumps({"data": data.fingerprint(), "config": asdict(config), "code": CODE_VERSION}, sort_keys=True)
+    key = json.dumps({"data": data.fingerprint(), "config": config.identity(), "code": CODE_VERSION}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return (cache_dir or default_cache_dir()) / "base" / f"{data.name}-{digest}"
 
@@ -153,7 +166,7 @@ def base_examples(data: KnowledgeData, fmt: ChatFormat, config: BaseConfig, *, d
     docs = data.documents.filter((pl.col("population") == "base") & (pl.col("index") <= config.paraphrases))
     doc_ids = [fmt.encode(t) for t in docs["text"].to_list()]
     original_ids = [fmt.encode(t) for t in docs.filter(pl.col("order") == "original")["text"].to_list()]
-    qa = qa_chats(fmt, base_qa(data, config.questions_per_group, config.seed))
+    qa = qa_chats(fmt, data, base_qa(data, config.questions_per_group, config.seed), config.answer_style)
     if diffusion:
         return [*doc_ids, *qa]
     examples = [Tagged("ar", d) for d in doc_ids] + [Tagged("ar", c) for c in qa]
@@ -162,12 +175,41 @@ def base_examples(data: KnowledgeData, fmt: ChatFormat, config: BaseConfig, *, d
     return examples
 
 
-def qa_chats(fmt: ChatFormat, questions: pl.DataFrame) -> list[ChatExample]:
-    """Questions as training chats: the question, then its first gold answer."""
-    return [
-        ChatExample(tuple(fmt.encode(q)), tuple(fmt.encode(answers[0])))
-        for q, answers in questions.select("question", "answers").iter_rows()
-    ]
+def qa_chats(fmt: ChatFormat, data: KnowledgeData, questions: pl.DataFrame, answer_style: str = "short") -> list[ChatExample]:
+    """Questions as training chats: the question, then the answer in `answer_style`."""
+    answers = answer_texts(data, questions, answer_style)
+    return [ChatExample(tuple(fmt.encode(q)), tuple(fmt.encode(a))) for q, a in zip(questions["question"].to_list(), answers)]
+
+
+def answer_texts(data: KnowledgeData, questions: pl.DataFrame, style: str) -> list[str]:
+    """What the assistant says in a QA training chat.
+
+    "short": the first gold answer. "passage": the entity's own document, recited up to and
+    including the sentence that holds that answer — how the paper's fine-tuned 8B models
+    answer (paper-notes §4, App. A.15), which the lenient ROUGE-recall metric credits. It
+    also makes a question's answer start the way the document does, so a fact is asked for
+    in the layout it was stored in. A question whose answer no document of its entity holds
+    verbatim falls back to the short answer.
+    """
+    firsts = [answers[0] for answers in questions["answers"].to_list()]
+    if style == "short":
+        return firsts
+    if style != "passage":
+        raise ValueError(f"answer style must be one of {', '.join(ANSWER_STYLES)}, got {style!r}")
+    texts: dict[str, list[str]] = {}
+    for entity, text in data.documents.filter(pl.col("order") == "original").select("entity_id", "text").iter_rows():
+        texts.setdefault(entity, []).append(text)
+    return [_passage_to(texts.get(entity, []), answer) for entity, answer in zip(questions["entity_id"].to_list(), firsts)]
+
+
+def _passage_to(documents: list[str], answer: str) -> str:
+    """The first document holding `answer`, cut after the sentence where it first appears."""
+    for text in documents:
+        position = text.find(answer)
+        if position >= 0:
+            end = re.compile(r"[.!?](?=\s|$)").search(text, position + len(answer))
+            return text[: end.end()] if end else text
+    return answer
 
 
 def base_qa(data: KnowledgeData, per_group: int, seed: int) -> pl.DataFrame:
@@ -220,6 +262,7 @@ def _build(data: KnowledgeData, config: BaseConfig, kind: str, root: Path, progr
     )
     label = f"base {kind}"
     sample = evaluation_sample(data, config.eval_questions, config.seed)
+    budget = check_budget(examples)
     checks: list[dict] = []
     latest: dict = {}  # the last check's per-question frame, reused when training ends on it
 
@@ -228,7 +271,7 @@ def _build(data: KnowledgeData, config: BaseConfig, kind: str, root: Path, progr
         and so does a plateau above the threshold (namedesc hovers at .93-.95 from epoch 15)."""
         if diffusion or state.epoch % config.check_every:
             return
-        latest.update(epoch=state.epoch, per_question=evaluate(model, fmt, sample, diffusion=False))
+        latest.update(epoch=state.epoch, per_question=evaluate(model, fmt, sample, diffusion=False, config=budget))
         checks.append({"epoch": state.epoch, "accuracy": qa_accuracy(latest["per_question"])})
         if progress:
             progress(f"{label}: base QA {checks[-1]['accuracy']:.2f} at epoch {state.epoch}", state)
@@ -244,7 +287,7 @@ def _build(data: KnowledgeData, config: BaseConfig, kind: str, root: Path, progr
     if latest.get("epoch") == state.epoch:
         per_question = latest["per_question"]
     else:
-        per_question = evaluate(model, fmt, sample, diffusion=diffusion)
+        per_question = evaluate(model, fmt, sample, diffusion=diffusion, config=budget)
     report = {
         "kind": kind,
         "accuracy": qa_accuracy(per_question),
@@ -265,6 +308,16 @@ def _build(data: KnowledgeData, config: BaseConfig, kind: str, root: Path, progr
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
 
     _atomic_write(root / kind, write)
+
+
+def check_budget(examples: list) -> EvalConfig:
+    """Decoding budget for the base check: room for the longest answer the base was taught
+    (passage answers outgrow the default 32 tokens on bio and wiki), in whole dLLM blocks."""
+    default = EvalConfig()
+    longest = max((len(e.assistant) for e in (getattr(x, "example", x) for x in examples) if isinstance(e, ChatExample)), default=0)
+    blocks = -(-(longest + 1) // default.block_length)
+    length = max(default.max_new_tokens, blocks * default.block_length)
+    return replace(default, max_new_tokens=length, gen_length=length)
 
 
 def base_training_done(accuracies: list[float], config: BaseConfig) -> bool:

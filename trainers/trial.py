@@ -82,7 +82,8 @@ class TrialConfig:
     @property
     def trial_id(self) -> str:
         """Readable and unique per configuration: `masked-random-k0-same-r0-s0-1a2b3c`."""
-        digest = hashlib.sha1(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:6]
+        identity = asdict(self) | {"base": self.base.identity()}
+        digest = hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:6]
         ratio = f"-{self.mask_ratio}" if self.mask_ratio is not None else ""
         return f"{self.method}{ratio}-k{self.paraphrases}-{self.order}-r{self.replay:g}-s{self.seed}-{digest}"
 
@@ -232,7 +233,7 @@ def _replay_pool(data: KnowledgeData, fmt: ChatFormat, config: TrialConfig) -> l
     if not config.replay:
         return []
     docs = [fmt.encode(t) for t in data.originals("base")["text"].to_list()]
-    return docs + qa_chats(fmt, data.questions_for("base"))
+    return docs + qa_chats(fmt, data, data.questions_for("base"), config.base.answer_style)
 
 
 def _result_rows(config: TrialConfig, state: TrainState, aggregated: pl.DataFrame) -> pl.DataFrame:

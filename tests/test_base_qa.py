@@ -1,0 +1,74 @@
+"""What the base stage's QA chats teach the assistant to say (`BaseConfig.answer_style`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from maskft.datasets.schema import KnowledgeData
+from maskft.trainers.base_stage import BaseConfig, _passage_to, answer_texts, base_dir, check_budget
+from maskft.trainers.objectives import ChatExample, Tagged
+
+BIO = "Ada Lane was born on May 1, 1960. She studied at Vale University. She works for Orbit Labs."
+
+
+def test_short_answers_are_the_first_gold_answer(dataset_dir):
+    data = KnowledgeData.load(dataset_dir)
+    questions = data.questions_for("base")
+    assert answer_texts(data, questions, "short") == [a[0] for a in questions["answers"].to_list()]
+
+
+def test_passage_answers_recite_the_entitys_own_document_which_holds_the_answer(dataset_dir):
+    data = KnowledgeData.load(dataset_dir)
+    questions = data.questions_for("base")
+    originals = dict(data.originals("base").select("entity_id", "text").iter_rows())
+    passages = answer_texts(data, questions, "passage")
+    for entity, answers, passage in zip(questions["entity_id"], questions["answers"], passages):
+        assert answers[0] in passage and passage == originals[entity]  # namedesc: one sentence per document
+
+
+def test_a_passage_stops_after_the_sentence_that_holds_the_answer():
+    assert _passage_to([BIO], "Vale University") == "Ada Lane was born on May 1, 1960. She studied at Vale University."
+    assert _passage_to([BIO], "May 1, 1960") == "Ada Lane was born on May 1, 1960."
+    assert _passage_to([BIO], "Orbit Labs") == BIO
+
+
+def test_an_answer_no_document_holds_falls_back_to_itself():
+    assert _passage_to([BIO], "Mars") == "Mars"
+    assert _passage_to([], "Mars") == "Mars"
+
+
+def test_the_base_check_leaves_room_for_the_longest_taught_answer():
+    short = [Tagged("ar", ChatExample((1,), (2, 3)))]
+    long = short + [Tagged("ar", ChatExample((1,), tuple(range(50))))]
+    assert check_budget(short).max_new_tokens == 32
+    budget = check_budget(long)
+    assert budget.max_new_tokens > 50 and budget.gen_length % budget.block_length == 0
+
+
+def test_answer_style_names_its_own_base_but_leaves_older_bases_their_names(dataset_dir, tmp_path):
+    data = KnowledgeData.load(dataset_dir)
+    short, passage = BaseConfig(), BaseConfig(answer_style="passage")
+    assert "answer_style" not in short.identity() and passage.identity()["answer_style"] == "passage"
+    assert base_dir(data, short, tmp_path) != base_dir(data, passage, tmp_path)
+
+
+def test_an_unknown_answer_style_is_a_one_line_error():
+    with pytest.raises(ValueError, match="answer_style must be one of short, passage"):
+        replace(BaseConfig(), answer_style="essay")
+
+
+def test_a_passage_base_mixture_teaches_recitation_to_both_base_kinds(dataset_dir, checkpoint):
+    from maskft.datasets.chat import ChatFormat
+    from maskft.datasets.tokenizer import load_tokenizer
+    from maskft.trainers.base_stage import base_examples
+
+    data = KnowledgeData.load(dataset_dir)
+    fmt = ChatFormat.from_tokenizer(load_tokenizer(checkpoint))
+    originals = set(data.originals("base")["text"].to_list())
+    config = BaseConfig(answer_style="passage")
+    for diffusion in (False, True):
+        examples = [getattr(e, "example", e) for e in base_examples(data, fmt, config, diffusion=diffusion)]
+        chats = [e for e in examples if isinstance(e, ChatExample)]  # the QA chats (documents are plain ids)
+        assert chats and all(fmt.tokenizer.decode(c.assistant).strip() in originals for c in chats)
