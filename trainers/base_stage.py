@@ -46,6 +46,7 @@ from maskft.trainers.objectives import (
 CODE_VERSION = 4  # bump when base-stage training changes meaning, to invalidate caches
 DLLM_INITS = ("ar", "scratch")
 ANSWER_STYLES = ("short", "passage")
+SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 PLATEAU_GAIN = 0.01  # base QA gained between two checks below which training has levelled off
 Progress = Callable[[str, TrainState], None]
 
@@ -207,7 +208,7 @@ def _passage_to(documents: list[str], answer: str) -> str:
     for text in documents:
         position = text.find(answer)
         if position >= 0:
-            end = re.compile(r"[.!?](?=\s|$)").search(text, position + len(answer))
+            end = SENTENCE_END.search(text, position + len(answer))
             return text[: end.end()] if end else text
     return answer
 
