@@ -72,3 +72,27 @@ def test_a_passage_base_mixture_teaches_recitation_to_both_base_kinds(dataset_di
         examples = [getattr(e, "example", e) for e in base_examples(data, fmt, config, diffusion=diffusion)]
         chats = [e for e in examples if isinstance(e, ChatExample)]  # the QA chats (documents are plain ids)
         assert chats and all(fmt.tokenizer.decode(c.assistant).strip() in originals for c in chats)
+
+
+def test_recovery_shuffles_add_word_shuffled_copies_of_each_base_document(dataset_dir, checkpoint):
+    from maskft.datasets.chat import ChatFormat
+    from maskft.datasets.tokenizer import load_tokenizer
+    from maskft.trainers.base_stage import base_examples
+
+    data = KnowledgeData.load(dataset_dir)
+    fmt = ChatFormat.from_tokenizer(load_tokenizer(checkpoint))
+    plain = [e for e in base_examples(data, fmt, BaseConfig(), diffusion=False) if e.part == "recover"]
+    drilled = [e for e in base_examples(data, fmt, BaseConfig(recovery_shuffles=2), diffusion=False) if e.part == "recover"]
+    assert len(drilled) == 3 * len(plain)
+    originals = [fmt.tokenizer.decode(e.example) for e in plain]
+    copies = [fmt.tokenizer.decode(e.example) for e in drilled[len(plain):]]
+    assert all(sorted(c.split()) == sorted(originals[i // 2].split()) for i, c in enumerate(copies))
+    assert sum(c != originals[i // 2] for i, c in enumerate(copies)) > len(copies) // 2  # the order really changes
+
+
+def test_recovery_shuffles_name_their_own_base_and_need_recovery_chats(dataset_dir, tmp_path):
+    data = KnowledgeData.load(dataset_dir)
+    assert "recovery_shuffles" not in BaseConfig().identity()
+    assert base_dir(data, BaseConfig(), tmp_path) != base_dir(data, BaseConfig(recovery_shuffles=4), tmp_path)
+    with pytest.raises(ValueError, match="recovery_shuffles needs recovery_chats"):
+        BaseConfig(recovery_shuffles=4, recovery_chats=False)
