@@ -96,3 +96,15 @@ def test_recovery_shuffles_name_their_own_base_and_need_recovery_chats(dataset_d
     assert base_dir(data, BaseConfig(), tmp_path) != base_dir(data, BaseConfig(recovery_shuffles=4), tmp_path)
     with pytest.raises(ValueError, match="recovery_shuffles needs recovery_chats"):
         BaseConfig(recovery_shuffles=4, recovery_chats=False)
+
+
+def test_the_base_vocab_size_sizes_the_tokenizer(dataset_dir, tmp_path):
+    from maskft.datasets.tokenizer import load_tokenizer
+    from maskft.trainers.base_stage import tokenizer_dir
+
+    data = KnowledgeData.load(dataset_dir)
+    small = load_tokenizer(tokenizer_dir(data, tmp_path / "small", BaseConfig(vocab_size=300)))
+    large = load_tokenizer(tokenizer_dir(data, tmp_path / "large", BaseConfig(vocab_size=1024)))
+    assert len(small) <= 300 < len(large)
+    text = data.originals("inject")["text"][0]
+    assert len(small.encode(text)) > len(large.encode(text))  # fewer merges: longer sequences
