@@ -185,6 +185,7 @@ class StudySpec:
         seeds: str | None = None,
         model: str | None = None,
         base_threshold: float | None = None,
+        epochs: int | None = None,
         address: str | None = None,
         cpus_per_trial: int | None = None,
         gpus_per_trial: float | None = None,
@@ -194,7 +195,8 @@ class StudySpec:
         resume: bool = False,
         verbose: bool = False,
     ) -> StudySpec:
-        """`maskft ablate`'s flags: a study file or preset, axis flags (comma-separated) on top.
+        """`maskft ablate`'s flags: a study file or preset, axis flags (comma-separated) and
+        `epochs` (the trials' length: the one setting a study most often needs changed) on top.
 
         With `resume` the study is the one saved in STORAGE/NAME/study.toml; only where and
         how it runs (address, resources, verbosity) may change.
@@ -212,7 +214,7 @@ class StudySpec:
         if study_file is not None and quick:
             raise ValueError("pass either a study file or --quick, not both")
         if resume:
-            flags = {**axes, "study file": study_file, "--quick": quick or None, "--base-threshold": base_threshold}
+            flags = {**axes, "study file": study_file, "--quick": quick or None, "--base-threshold": base_threshold, "--epochs": epochs}
             changed = [flag for flag, value in flags.items() if value is not None]
             if changed:
                 raise ValueError(f"--resume continues the saved study as it was; drop {', '.join(changed)}")
@@ -223,7 +225,7 @@ class StudySpec:
                 raise ValueError(f"no study {name!r} in {saved.parent.parent}/ to resume")
             return cls.from_toml(saved, **runtime, resume=True)
         preset = "quick" if quick else "default"
-        spec = cls.from_toml(study_file, preset, **axes, **runtime, storage=storage, name=name)
+        spec = cls.from_toml(study_file, preset, **axes, **runtime, epochs=epochs, storage=storage, name=name)
         if base_threshold is None:
             return spec
         return replace(spec, base=replace(spec.base, threshold=base_threshold))

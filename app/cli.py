@@ -225,6 +225,7 @@ def ablate(
     base_threshold: Optional[float] = typer.Option(
         None, "--base-threshold", help="Minimum base-QA accuracy to hand a base model to trials (default 0.9)."
     ),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs of every trial (default: the study's)."),
     address: Optional[str] = typer.Option(None, "--address", help="local (default), auto, or ray://HOST:PORT of a running cluster."),
     cpus_per_trial: Optional[int] = typer.Option(None, "--cpus-per-trial"),
     gpus_per_trial: Optional[float] = typer.Option(None, "--gpus-per-trial"),
@@ -243,7 +244,7 @@ def ablate(
     with usage_errors():
         spec = StudySpec.from_cli(
             study_file, quick=quick, dataset=dataset, method=method, mask_ratio=mask_ratio, paraphrases=paraphrases,
-            order=order, replay=replay, seeds=seeds, model=model, base_threshold=base_threshold, address=address,
+            order=order, replay=replay, seeds=seeds, model=model, base_threshold=base_threshold, epochs=epochs, address=address,
             cpus_per_trial=cpus_per_trial,
             gpus_per_trial=gpus_per_trial, max_concurrent=max_concurrent, storage=storage, name=name, resume=resume,
             verbose=verbose,

@@ -150,3 +150,19 @@ def test_resume_of_a_missing_study_is_an_error(tmp_path):
 def test_every_shipped_study_file_is_a_valid_study(study_file):
     spec = StudySpec.from_toml(study_file)
     assert spec.trials()  # every grid expands to at least one validated trial
+
+
+def test_epochs_flag_sets_every_trials_length_and_is_saved(tmp_path):
+    spec = StudySpec.from_cli(quick=True, epochs=7, storage=str(tmp_path), name="x")
+    assert spec.epochs == 7 and all(t.epochs == 7 for t in spec.trials())
+    assert StudySpec.from_dict(tomllib.loads(spec.to_toml())).epochs == 7
+    with pytest.raises(ValueError, match="epochs"):
+        StudySpec.from_cli(quick=True, epochs=0)
+
+
+def test_resume_refuses_a_new_trial_length(tmp_path):
+    spec = StudySpec.from_cli(quick=True, storage=str(tmp_path), name="x")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "study.toml").write_text(spec.to_toml())
+    with pytest.raises(ValueError, match="--epochs"):
+        StudySpec.from_cli(resume=True, epochs=200, storage=str(tmp_path), name="x")
