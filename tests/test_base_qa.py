@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import polars as pl
 import pytest
 
 from maskft.datasets.schema import KnowledgeData
@@ -73,6 +74,22 @@ def test_a_passage_base_mixture_teaches_recitation_to_both_base_kinds(dataset_di
         chats = [e for e in examples if isinstance(e, ChatExample)]  # the QA chats (documents are plain ids)
         assert chats and all(fmt.tokenizer.decode(c.assistant).strip() in originals for c in chats)
 
+
+def test_cue_first_answers_recite_the_document_forward_and_a_permuted_paraphrase_backward(dataset_dir):
+    data = KnowledgeData.load(dataset_dir)
+    questions = data.questions_for("base")
+    passages = answer_texts(data, questions, "passage")
+    cue_first = answer_texts(data, questions, "cue-first")
+    permuted = set(data.documents.filter(pl.col("order") == "permuted")["text"].to_list())
+    rows = zip(questions["direction"], questions["answers"], passages, cue_first)
+    backward = 0
+    for direction, answers, passage, answer in rows:
+        if direction == "forward":
+            assert answer == passage
+        else:  # namedesc: one sentence per paraphrase, so the whole paraphrase
+            backward += 1
+            assert answer in permuted and answers[0] in answer
+    assert backward > 0
 
 def test_recovery_shuffles_add_word_shuffled_copies_of_each_base_document(dataset_dir, checkpoint):
     from maskft.datasets.chat import ChatFormat

@@ -45,7 +45,7 @@ from maskft.trainers.objectives import (
 
 CODE_VERSION = 4  # bump when base-stage training changes meaning, to invalidate caches
 DLLM_INITS = ("ar", "scratch")
-ANSWER_STYLES = ("short", "passage")
+ANSWER_STYLES = ("short", "passage", "cue-first")
 SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 LATER_FIELDS = {"answer_style": "short", "recovery_shuffles": 0}  # fields added after caches existed, at their defaults
 PLATEAU_GAIN = 0.01  # base QA gained between two checks below which training has levelled off
@@ -65,7 +65,7 @@ class BaseConfig:
     vocab_size: int = 4096
     paraphrases: int = 1  # per order, per base document: style variety without swamping the epoch
     questions_per_group: int = 2  # QA chats per (entity, question group): the skill, not every wording
-    answer_style: str = "short"  # QA chat answers: "short" (the gold answer) or "passage" (see answer_texts)
+    answer_style: str = "short"  # QA chat answers: "short" (the gold answer), "passage" or "cue-first" (see answer_texts)
     epochs: int = 120  # at most: the AR base trains until base QA reaches `target` (checked every `check_every`)
     check_every: int = 5  # namedesc reaches .95 in ~15 epochs, bio and wiki need several times more
     target: float = 0.95
@@ -217,18 +217,33 @@ def answer_texts(data: KnowledgeData, questions: pl.DataFrame, style: str) -> li
     including the sentence that holds that answer — how the paper's fine-tuned 8B models
     answer (paper-notes §4, App. A.15), which the lenient ROUGE-recall metric credits. It
     also makes a question's answer start the way the document does, so a fact is asked for
-    in the layout it was stored in. A question whose answer no document of its entity holds
-    verbatim falls back to the short answer.
+    in the layout it was stored in. "cue-first": the same for forward questions; a backward
+    question is answered with the entity's first permuted-order paraphrase holding the answer, the layout that
+    starts from what the question gives. A passage base answering a question about a new
+    entity must first recall which layout that entity's document has (namedesc: the wrong
+    opening costs .89 → .27 on name-first documents); a cue-first answer opens with the
+    question's own cue, and the reversal curse still bites where it should, since a
+    backward answer asks for the fact in the order the document did not store it. A
+    question whose answer no text of its entity holds verbatim falls back to the short answer.
     """
     firsts = [answers[0] for answers in questions["answers"].to_list()]
     if style == "short":
         return firsts
-    if style != "passage":
+    if style not in ANSWER_STYLES:
         raise ValueError(f"answer style must be one of {', '.join(ANSWER_STYLES)}, got {style!r}")
+    originals = _texts_by_entity(data.documents.filter(pl.col("order") == "original"))
+    permuted = _texts_by_entity(data.documents.filter(pl.col("order") == "permuted").sort("index"))
+    return [
+        _passage_to((permuted if style == "cue-first" and direction == "backward" else originals).get(entity, []), answer)
+        for entity, direction, answer in zip(questions["entity_id"].to_list(), questions["direction"].to_list(), firsts)
+    ]
+
+
+def _texts_by_entity(documents: pl.DataFrame) -> dict[str, list[str]]:
     texts: dict[str, list[str]] = {}
-    for entity, text in data.documents.filter(pl.col("order") == "original").select("entity_id", "text").iter_rows():
+    for entity, text in documents.select("entity_id", "text").iter_rows():
         texts.setdefault(entity, []).append(text)
-    return [_passage_to(texts.get(entity, []), answer) for entity, answer in zip(questions["entity_id"].to_list(), firsts)]
+    return texts
 
 
 def _passage_to(documents: list[str], answer: str) -> str:
