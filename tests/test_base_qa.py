@@ -91,6 +91,7 @@ def test_cue_first_answers_recite_the_document_forward_and_a_permuted_paraphrase
             assert answer in permuted and answers[0] in answer
     assert backward > 0
 
+
 def test_recovery_shuffles_add_word_shuffled_copies_of_each_base_document(dataset_dir, checkpoint):
     from maskft.datasets.chat import ChatFormat
     from maskft.datasets.tokenizer import load_tokenizer

@@ -218,13 +218,14 @@ def answer_texts(data: KnowledgeData, questions: pl.DataFrame, style: str) -> li
     answer (paper-notes §4, App. A.15), which the lenient ROUGE-recall metric credits. It
     also makes a question's answer start the way the document does, so a fact is asked for
     in the layout it was stored in. "cue-first": the same for forward questions; a backward
-    question is answered with the entity's first permuted-order paraphrase holding the answer, the layout that
-    starts from what the question gives. A passage base answering a question about a new
-    entity must first recall which layout that entity's document has (namedesc: the wrong
-    opening costs .89 → .27 on name-first documents); a cue-first answer opens with the
-    question's own cue, and the reversal curse still bites where it should, since a
-    backward answer asks for the fact in the order the document did not store it. A
-    question whose answer no text of its entity holds verbatim falls back to the short answer.
+    question is answered with the entity's first permuted-order paraphrase that holds the
+    answer, the layout that starts from what the question gives. A passage base answering a
+    question about a new entity must first recall which layout that entity's document has
+    (namedesc: the wrong opening costs .89 → .27 on name-first documents); a cue-first
+    answer opens with the question's own cue, and the reversal curse still bites where it
+    should, since a backward answer asks for the fact in the order the document did not
+    store it. A question whose answer no text of its entity holds verbatim falls back to
+    the short answer.
     """
     firsts = [answers[0] for answers in questions["answers"].to_list()]
     if style == "short":
@@ -232,10 +233,13 @@ def answer_texts(data: KnowledgeData, questions: pl.DataFrame, style: str) -> li
     if style not in ANSWER_STYLES:
         raise ValueError(f"answer style must be one of {', '.join(ANSWER_STYLES)}, got {style!r}")
     originals = _texts_by_entity(data.documents.filter(pl.col("order") == "original"))
-    permuted = _texts_by_entity(data.documents.filter(pl.col("order") == "permuted").sort("index"))
+    backward_sources = originals
+    if style == "cue-first":
+        backward_sources = _texts_by_entity(data.documents.filter(pl.col("order") == "permuted").sort("index"))
+    rows = zip(questions["entity_id"].to_list(), questions["direction"].to_list(), firsts)
     return [
-        _passage_to((permuted if style == "cue-first" and direction == "backward" else originals).get(entity, []), answer)
-        for entity, direction, answer in zip(questions["entity_id"].to_list(), questions["direction"].to_list(), firsts)
+        _passage_to((backward_sources if direction == "backward" else originals).get(entity, []), answer)
+        for entity, direction, answer in rows
     ]
 
 
