@@ -8,7 +8,8 @@ study can be resumed and reported exactly as it was run. The TOML layout:
     [grid]       datasets, methods, mask_ratios, paraphrases, orders, replays, seeds, models,
                  method_mask_ratios (per-method mask ratios replacing `mask_ratios` for that method,
                  e.g. { "random-token" = ["1"] }: the paper's control corrupts every token)
-    [trial]      epochs, lr, batch_size, eval_points, retention_questions, max_questions, document_format
+    [trial]      epochs, lr, batch_size, eval_points, retention_questions, max_questions, document_format,
+                 dllm_document_format
     [base]       BaseConfig fields          [eval]  EvalConfig fields
     [resources]  address, cpus_per_trial, gpus_per_trial, max_concurrent
 """
@@ -34,7 +35,9 @@ from maskft.trainers.objectives import METHODS, MaskRatio
 from maskft.trainers.trial import MASKED_METHODS, TrialConfig
 
 AXES = ("datasets", "methods", "mask_ratios", "paraphrases", "orders", "replays", "seeds", "models")
-TRIAL_SETTINGS = ("epochs", "lr", "batch_size", "eval_points", "retention_questions", "max_questions", "document_format")
+TRIAL_SETTINGS = (
+    "epochs", "lr", "batch_size", "eval_points", "retention_questions", "max_questions", "document_format", "dllm_document_format",
+)
 RESOURCES = ("address", "cpus_per_trial", "gpus_per_trial", "max_concurrent")
 PRESET_FILES = {"default": "default.toml", "quick": "quick.toml"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -62,6 +65,7 @@ class StudySpec:
     retention_questions: int = 128
     max_questions: int | None = None
     document_format: str = "chat"
+    dllm_document_format: str = "plain"
     base: BaseConfig = field(default_factory=BaseConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     # where and how

@@ -154,6 +154,7 @@ def train(
     eval_points: int = typer.Option(6, "--eval-points", help="Log-spaced evaluation epochs."),
     max_questions: Optional[int] = typer.Option(None, "--max-questions", help="Evaluate a stratified sample of inject questions."),
     document_format: str = typer.Option("chat", "--document-format", help="ar documents: chat or plain."),
+    dllm_document_format: str = typer.Option("plain", "--dllm-document-format", help="dllm documents: plain (MDLM text) or chat."),
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", help="Answer budget in tokens (AR and dLLM; a multiple of 4). Passage answers on bio and wiki need 72."),
     base_epochs: Optional[int] = typer.Option(None, "--base-epochs", help="AR base-stage epochs at most (default 120; it stops once base QA reaches the target)."),
     base_threshold: Optional[float] = typer.Option(None, "--base-threshold", help="Minimum base-QA accuracy to start injecting (default 0.9)."),
@@ -182,7 +183,8 @@ def train(
         config = TrialConfig(
             dataset=dataset, method=method, mask_ratio=mask_ratio, paraphrases=paraphrases, order=order, replay=replay,
             model=model, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size, eval_points=eval_points,
-            max_questions=max_questions, document_format=document_format, trust_remote_code=trust_remote_code, base=base,
+            max_questions=max_questions, document_format=document_format,
+            dllm_document_format=dllm_document_format, trust_remote_code=trust_remote_code, base=base,
             eval=EvalConfig(max_new_tokens=max_new_tokens, gen_length=max_new_tokens),
         )
         check_data(config)

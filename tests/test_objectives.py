@@ -181,6 +181,25 @@ def test_dllm_pads_chat_answers_with_end_of_turn_to_the_response_length():
     assert batch["num_maskable"].tolist() == [32]
 
 
+def test_dllm_chat_documents_are_fact_answers_with_only_the_answer_maskable():
+    # "Tell me a fact." -> document: the prompt stays visible, as QA's question does
+    batch = objective("dllm", 1.0, document_format="chat").build_batch([DOC])
+    prompt = [BOS, USER, NL, 10, 11, EOT, ASSISTANT, NL]
+    assert batch["input_ids"].tolist() == [prompt + [MASK] * 32]
+    assert batch["labels"].tolist() == [[X] * 8 + DOC + [EOT] * 29]
+
+
+def test_dllm_documents_stay_plain_text_by_default():
+    assert objective("dllm", 1.0).build_batch([DOC])["labels"].tolist() == objective(
+        "dllm", 1.0, document_format="plain"
+    ).build_batch([DOC])["labels"].tolist()
+
+
+def test_dllm_rejects_an_unknown_document_format():
+    with pytest.raises(ValueError, match="document format must be 'chat' or 'plain', got 'raw'"):
+        objective("dllm", document_format="raw")
+
+
 # ---- mask ratio -----------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", ["1.5", 1.5, -0.1, "often", None, float("nan"), True])
 def test_bad_mask_ratios_are_rejected_in_one_line(bad):

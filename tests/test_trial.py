@@ -91,6 +91,7 @@ def test_a_tokenizer_larger_than_the_model_is_refused(tmp_path, dataset_dir, che
         ("order", "shuffled", "unknown paraphrase order"),
         ("replay", 1.0, "replay fraction must be in"),
         ("model", "/no/such/checkpoint", "neither a preset"),
+        ("dllm_document_format", "raw", "dllm_document_format must be one of chat, plain, got 'raw'"),
     ],
 )
 def test_bad_trial_settings_are_one_line_errors(field, value, message):
@@ -104,6 +105,13 @@ def test_ar_methods_take_no_mask_ratio_and_masked_ones_default_to_random():
         TrialConfig(method="ar", mask_ratio="0.5")
     assert TrialConfig(method="dllm").mask_ratio == "random"
     assert TrialConfig(method="ar").mask_ratio is None
+
+
+def test_trial_ids_made_before_a_setting_existed_stay_valid_at_its_default():
+    # studies finished before dllm_document_format existed must resume, not rerun (ids pinned
+    # from the code before it)
+    assert TrialConfig(method="dllm").trial_id == "dllm-random-k0-same-r0-s0-eadab9"
+    assert TrialConfig(method="dllm", dllm_document_format="chat").trial_id != "dllm-random-k0-same-r0-s0-eadab9"
 
 
 # ---- base stage ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ trainer tokenizes. Every random choice takes a `torch.Generator`, so batches rep
 | masked        | recovery chat (paper-notes 3.1)            | masked SFT (paper-notes 3.3)           |
 | random-token  | as masked, masked tokens -> random tokens  | as masked SFT, with random tokens      |
 | dllm          | `BOS doc EOS`, all but BOS maskable (MDLM) | only answer + end of turn maskable     |
+|               | or "Tell me a fact." -> doc, as a chat     |                                        |
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from maskft.datasets.chat import IGNORE_INDEX, ChatFormat
 from maskft.trainers.models import is_bidirectional
 
 METHODS = ("ar", "masked", "random-token", "dllm", "ar-reverse")
+DOCUMENT_FORMATS = ("chat", "plain")
 MASK_RATIO_RANGE = (0.05, 0.95)  # the paper's U(0.05, 0.95) and the schedule's end points
 ANSWER_SEPARATOR = "\n"
 RECOVER_ANSWER_INSTRUCTION = "\nReturn the recovered masked answer."
@@ -118,6 +120,11 @@ def diffusion_loss(logits: torch.Tensor, labels: torch.Tensor, t: torch.Tensor, 
     return per_sequence.mean()
 
 
+def check_document_format(document_format: str) -> None:
+    if document_format not in DOCUMENT_FORMATS:
+        raise ValueError(f"document format must be 'chat' or 'plain', got '{document_format}'")
+
+
 # ---- objectives ---------------------------------------------------------------------------
 class Objective(ABC):
     """Examples -> batch (`build_batch`) and batch -> scalar loss (`loss`)."""
@@ -158,8 +165,7 @@ class CausalObjective(Objective):
     reverse: bool = False
 
     def __post_init__(self) -> None:
-        if self.document_format not in ("chat", "plain"):
-            raise ValueError(f"document format must be 'chat' or 'plain', got '{self.document_format}'")
+        check_document_format(self.document_format)
 
     @property
     def name(self) -> str:
@@ -239,10 +245,15 @@ class DiffusionObjective(Objective):
     # (EvalConfig.gen_length), so the model must learn to end the answer itself instead
     # of reading its length off the number of masks.
     response_length: int = 32
+    # "plain": documents as MDLM pretraining text. "chat": as answers to "Tell me a fact."
+    # (only the answer maskable), so injection trains the same answer-turn positions QA
+    # generates into and keeps the chat around them (README, "dLLM documents as chats").
+    document_format: str = "plain"
 
     def __post_init__(self) -> None:
         if self.mask_ratio.spec == 0.0:
             raise ValueError("mask ratio 0 leaves the diffusion loss nothing to predict")
+        check_document_format(self.document_format)
 
     @property
     def name(self) -> str:
@@ -263,15 +274,18 @@ class DiffusionObjective(Objective):
         }
 
     def layout(self, example: Example) -> tuple[list[int], list[bool]]:
-        """(clean ids, maskable): documents all but BOS; chats only answer + end of turn, padded
-        with end-of-turn to `response_length` (LLaDA SFT)."""
+        """(clean ids, maskable): plain documents all but BOS; chats (and chat documents) only
+        answer + end of turn, padded with end-of-turn to `response_length` (LLaDA SFT)."""
         if isinstance(example, ChatExample):
             ids, labels = self.fmt.chat(example.user, example.assistant)
-            maskable = [label != IGNORE_INDEX for label in labels]
-            fill = max(0, self.response_length - sum(maskable))
-            return ids + [self.fmt.eot_id] * fill, maskable + [True] * fill
-        ids = [self.fmt.bos_id, *example, self.fmt.eos_id]
-        return ids, [False] + [True] * (len(ids) - 1)
+        elif self.document_format == "chat":
+            ids, labels = self.fmt.fact_chat(example)
+        else:
+            ids = [self.fmt.bos_id, *example, self.fmt.eos_id]
+            return ids, [False] + [True] * (len(ids) - 1)
+        maskable = [label != IGNORE_INDEX for label in labels]
+        fill = max(0, self.response_length - sum(maskable))
+        return ids + [self.fmt.eot_id] * fill, maskable + [True] * fill
 
     def loss(self, model, batch):
         if not is_bidirectional(model):
@@ -353,16 +367,18 @@ def make_objective(
     fmt: ChatFormat,
     vocab_size: int,
     *,
-    document_format: str = "chat",
+    document_format: str | None = None,
 ) -> Objective:
-    """The objective for a method name; `mask_ratio` only for masked, random-token and dllm."""
+    """The objective for a method name; `mask_ratio` only for masked, random-token and dllm.
+
+    `document_format` None is the method's default: "chat" for ar, "plain" for dllm."""
     if method not in METHODS:
         raise ValueError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
     if method in ("ar", "ar-reverse"):
         if mask_ratio is not None:
             raise ValueError(f"method '{method}' takes no mask ratio, got '{mask_ratio}'")
-        return CausalObjective(fmt, document_format, reverse=method == "ar-reverse")
+        return CausalObjective(fmt, document_format or "chat", reverse=method == "ar-reverse")
     ratio = MaskRatio("random" if mask_ratio is None else mask_ratio)
     if method == "dllm":
-        return DiffusionObjective(fmt, ratio)
+        return DiffusionObjective(fmt, ratio, document_format=document_format or "plain")
     return MaskedObjective(fmt, ratio, method == "random-token", vocab_size, special_token_ids(fmt))

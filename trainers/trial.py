@@ -26,11 +26,12 @@ from maskft.trainers.base_stage import BaseConfig, ensure_base, evaluation_sampl
 from maskft.trainers.evaluation import EvalConfig, aggregate, evaluate
 from maskft.trainers.loop import TrainConfig, TrainState, log_spaced_epochs, scaled_epochs, train
 from maskft.trainers.models import PRESETS, is_checkpoint, load_model
-from maskft.trainers.objectives import METHODS, MaskRatio, Objective, make_objective
+from maskft.trainers.objectives import DOCUMENT_FORMATS, METHODS, MaskRatio, Objective, make_objective
 from maskft.trainers.results import conform, headline
 
 Event = Callable[[str, Any], None]
 MASKED_METHODS = ("masked", "random-token", "dllm")  # methods that take a mask ratio
+LATER_FIELDS = {"dllm_document_format": "plain"}  # added after studies existed: left out of trial ids at their defaults
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class TrialConfig:
     retention_questions: int = 128
     max_questions: int | None = None  # subsample the inject questions (quick runs)
     document_format: str = "chat"  # ar: "Tell me a fact." chat (paper v6) or "plain" BOS doc EOS
+    dllm_document_format: str = "plain"  # dllm: "plain" (MDLM text) or "chat" (documents as chat answers)
     trust_remote_code: bool = False
     base: BaseConfig = field(default_factory=BaseConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -78,11 +80,15 @@ class TrialConfig:
             raise ValueError("question counts must be positive")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        for name in ("document_format", "dllm_document_format"):
+            if getattr(self, name) not in DOCUMENT_FORMATS:
+                raise ValueError(f"{name} must be one of {', '.join(DOCUMENT_FORMATS)}, got {getattr(self, name)!r}")
 
     @property
     def trial_id(self) -> str:
         """Readable and unique per configuration: `masked-random-k0-same-r0-s0-1a2b3c`."""
-        identity = asdict(self) | {"base": self.base.identity()}
+        settings = {k: v for k, v in asdict(self).items() if LATER_FIELDS.get(k, object()) != v}
+        identity = settings | {"base": self.base.identity()}
         digest = hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:6]
         ratio = f"-{self.mask_ratio}" if self.mask_ratio is not None else ""
         return f"{self.method}{ratio}-k{self.paraphrases}-{self.order}-r{self.replay:g}-s{self.seed}-{digest}"
@@ -142,7 +148,7 @@ def prepare(config: TrialConfig, *, cache_dir: Path | None = None, on_event: Eve
     if len(fmt.tokenizer) > rows:
         raise ValueError(f"tokenizer in {checkpoint} has {len(fmt.tokenizer)} tokens but the model only {rows} embeddings")
     objective = make_objective(
-        config.method, config.mask_ratio, fmt, len(fmt.tokenizer), document_format=config.document_format
+        config.method, config.mask_ratio, fmt, len(fmt.tokenizer), document_format=config.dllm_document_format if config.diffusion else config.document_format
     )
     examples = [
         fmt.encode(text)
