@@ -21,6 +21,7 @@ import random
 import re
 import shutil
 from collections.abc import Callable
+from typing import Any
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -99,9 +100,14 @@ class BaseConfig:
                 raise ValueError(f"base {name} must be positive, got {getattr(self, name)}")
 
     def identity(self) -> dict:
-        """The fields that name this base (cache key, trial ids). A field added later is left
-        out at its default, so caches and trial ids made before it existed stay valid."""
-        return {k: v for k, v in asdict(self).items() if LATER_FIELDS.get(k, object()) != v}
+        """The fields that name this base (cache key, trial ids)."""
+        return identity_without_later_defaults(self, LATER_FIELDS)
+
+
+def identity_without_later_defaults(config: Any, later_fields: dict[str, Any]) -> dict:
+    """A config's fields minus those added later that sit at their defaults, so caches and
+    ids made before such a field existed stay valid."""
+    return {k: v for k, v in asdict(config).items() if later_fields.get(k, object()) != v}
 
 
 def base_dir(data: KnowledgeData, config: BaseConfig, cache_dir: Path | None = None) -> Path:

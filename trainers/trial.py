@@ -22,7 +22,14 @@ from maskft.datasets.chat import ChatFormat
 from maskft.datasets.registry import resolve_dataset
 from maskft.datasets.schema import ORDERS, DataError, KnowledgeData
 from maskft.datasets.tokenizer import load_tokenizer
-from maskft.trainers.base_stage import BaseConfig, ensure_base, evaluation_sample, has_base_population, qa_chats
+from maskft.trainers.base_stage import (
+    BaseConfig,
+    ensure_base,
+    evaluation_sample,
+    has_base_population,
+    identity_without_later_defaults,
+    qa_chats,
+)
 from maskft.trainers.evaluation import EvalConfig, aggregate, evaluate
 from maskft.trainers.loop import TrainConfig, TrainState, log_spaced_epochs, scaled_epochs, train
 from maskft.trainers.models import PRESETS, is_checkpoint, load_model
@@ -87,8 +94,7 @@ class TrialConfig:
     @property
     def trial_id(self) -> str:
         """Readable and unique per configuration: `masked-random-k0-same-r0-s0-1a2b3c`."""
-        settings = {k: v for k, v in asdict(self).items() if LATER_FIELDS.get(k, object()) != v}
-        identity = settings | {"base": self.base.identity()}
+        identity = identity_without_later_defaults(self, LATER_FIELDS) | {"base": self.base.identity()}
         digest = hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:6]
         ratio = f"-{self.mask_ratio}" if self.mask_ratio is not None else ""
         return f"{self.method}{ratio}-k{self.paraphrases}-{self.order}-r{self.replay:g}-s{self.seed}-{digest}"
