@@ -21,9 +21,9 @@ import random
 import re
 import shutil
 from collections.abc import Callable
-from typing import Any
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from filelock import FileLock
