@@ -4,6 +4,8 @@ Read from a TOML file (or a packaged preset), overridden by CLI flags, validated
 place before anything starts, and saved back as `study.toml` in the study directory so a
 study can be resumed and reported exactly as it was run. The TOML layout:
 
+    extends = "other.toml"   (optional: that study, relative to this file, with this file's
+                              settings on top, table by table)
     name = "..."          storage = "runs"          cache = "/abs/maskft/cache"
     [grid]       datasets, methods, mask_ratios, paraphrases, orders, replays, seeds, models,
                  method_mask_ratios (per-method mask ratios replacing `mask_ratios` for that method,
@@ -149,11 +151,7 @@ class StudySpec:
     @classmethod
     def from_toml(cls, path: str | Path | None = None, preset: str = "default", **overrides: Any) -> StudySpec:
         """A study file (or the packaged `preset`) with `overrides` (field name -> value) on top."""
-        text = Path(path).read_text() if path is not None else _preset_text(preset)
-        try:
-            document = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{path or preset}: not valid TOML ({e})") from None
+        document = _read_study(Path(path)) if path is not None else _parse_toml(_preset_text(preset), preset)
         return cls.from_dict(document, **overrides)
 
     @classmethod
@@ -271,6 +269,36 @@ def _parses(item: str, kind: Callable[[str], Any]) -> bool:
         return True
     except ValueError:
         return False
+
+
+def _read_study(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    """A study file as one document: its `extends` parent's tables with its own on top.
+
+    A variant study (one base setting changed, say) then states only what differs, and
+    every study that extends the same parent changes with it."""
+    path = path.resolve()
+    if path in chain:
+        raise ValueError(f"{path}: `extends` loops back to itself ({' -> '.join(p.name for p in (*chain, path))})")
+    if not path.is_file():
+        raise ValueError(f"{path}: no such study file" + (f" (extended by {chain[-1]})" if chain else ""))
+    document = _parse_toml(path.read_text(), path)
+    parent = document.pop("extends", None)
+    if parent is None:
+        return document
+    if not isinstance(parent, str) or not parent:
+        raise ValueError(f"{path}: `extends` must be the path of another study file")
+    merged = _read_study(path.parent / parent, (*chain, path))
+    for key, value in document.items():
+        both_tables = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = {**merged[key], **value} if both_tables else value
+    return merged
+
+
+def _parse_toml(text: str, source: Any) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{source}: not valid TOML ({e})") from None
 
 
 def _check_keys(section: str, table: Any, allowed: tuple[str, ...] | list[str]) -> None:

@@ -146,6 +146,44 @@ def test_resume_of_a_missing_study_is_an_error(tmp_path):
         StudySpec.from_cli(storage=str(tmp_path), name="nope", resume=True)
 
 
+def test_extends_takes_the_parent_study_with_the_childs_settings_on_top(tmp_path):
+    (tmp_path / "parent.toml").write_text(
+        '[grid]\nmethods = ["ar", "masked"]\nseeds = [0, 1]\n[trial]\nepochs = 9\n[base]\nanswer_style = "passage"\nrecovery_shuffles = 4\n'
+    )
+    (tmp_path / "variants").mkdir()
+    child = tmp_path / "variants" / "child.toml"
+    child.write_text('extends = "../parent.toml"\n[grid]\nseeds = [3]\n[base]\nanswer_style = "cue-first"\n')
+    spec = StudySpec.from_toml(child)
+    assert spec.methods == ["ar", "masked"] and spec.seeds == [3] and spec.epochs == 9
+    assert spec.base.answer_style == "cue-first" and spec.base.recovery_shuffles == 4
+
+
+def test_a_saved_study_of_an_extending_file_stands_alone(tmp_path):
+    (tmp_path / "parent.toml").write_text("[trial]\nepochs = 9\n")
+    (tmp_path / "child.toml").write_text('extends = "parent.toml"\n[trial]\nlr = 1e-3\n')
+    spec = StudySpec.from_cli(tmp_path / "child.toml", storage=str(tmp_path), name="x")
+    assert "extends" not in spec.to_toml()
+    assert StudySpec.from_dict(tomllib.loads(spec.to_toml())) == spec
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"a.toml": 'extends = "missing.toml"\n'}, "no such study file.*extended by"),
+        ({"a.toml": 'extends = "b.toml"\n', "b.toml": 'extends = "a.toml"\n'}, "loops back"),
+        ({"a.toml": "extends = 3\n"}, "must be the path"),
+        ({"a.toml": 'extends = "b.toml"\n', "b.toml": "[trial]\nepoks = 1\n"}, "'epoks'"),
+    ],
+    ids=["missing parent", "cycle", "not a path", "bad setting in the parent"],
+)
+def test_bad_extends_is_a_one_line_error(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=message) as error:
+        StudySpec.from_cli(tmp_path / "a.toml")
+    assert "\n" not in str(error.value)
+
+
 @pytest.mark.parametrize("study_file", sorted((Path(__file__).parent.parent / "studies").glob("*.toml")), ids=lambda p: p.name)
 def test_every_shipped_study_file_is_a_valid_study(study_file):
     spec = StudySpec.from_toml(study_file)
