@@ -10,7 +10,7 @@ study can be resumed and reported exactly as it was run. The TOML layout:
     [grid]       datasets, methods, mask_ratios, paraphrases, orders, replays, seeds, models,
                  method_mask_ratios (per-method mask ratios replacing `mask_ratios` for that method,
                  e.g. { "random-token" = ["1"] }: the paper's control corrupts every token)
-    [trial]      epochs, lr, batch_size, eval_points, retention_questions, max_questions, document_format,
+    [trial]      epochs, lr, lr_schedule, batch_size, eval_points, retention_questions, max_questions, document_format,
                  dllm_document_format
     [base]       BaseConfig fields          [eval]  EvalConfig fields
     [resources]  address, cpus_per_trial, gpus_per_trial, max_concurrent
@@ -38,7 +38,7 @@ from maskft.trainers.trial import MASKED_METHODS, TrialConfig
 
 AXES = ("datasets", "methods", "mask_ratios", "paraphrases", "orders", "replays", "seeds", "models")
 TRIAL_SETTINGS = (
-    "epochs", "lr", "batch_size", "eval_points", "retention_questions", "max_questions", "document_format", "dllm_document_format",
+    "epochs", "lr", "lr_schedule", "batch_size", "eval_points", "retention_questions", "max_questions", "document_format", "dllm_document_format",
 )
 RESOURCES = ("address", "cpus_per_trial", "gpus_per_trial", "max_concurrent")
 PRESET_FILES = {"default": "default.toml", "quick": "quick.toml"}
@@ -62,6 +62,7 @@ class StudySpec:
     # fixed trial settings
     epochs: int = 100
     lr: float = 3e-4
+    lr_schedule: str = "constant"
     batch_size: int = 16
     eval_points: int = 6
     retention_questions: int = 128

@@ -150,6 +150,7 @@ def train(
     seed: int = typer.Option(0, "--seed"),
     out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/train-<method>-<time>)."),
     lr: float = typer.Option(3e-4, "--lr"),
+    lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant (the paper's) or cosine (decays to 0 over the trial)."),
     batch_size: int = typer.Option(16, "--batch-size"),
     eval_points: int = typer.Option(6, "--eval-points", help="Log-spaced evaluation epochs."),
     max_questions: Optional[int] = typer.Option(None, "--max-questions", help="Evaluate a stratified sample of inject questions."),
@@ -182,7 +183,7 @@ def train(
         base = BaseConfig(recovery_chats=recovery_chats, answer_style=answer_style, dllm_init=dllm_init, **{k: v for k, v in given.items() if v is not None})
         config = TrialConfig(
             dataset=dataset, method=method, mask_ratio=mask_ratio, paraphrases=paraphrases, order=order, replay=replay,
-            model=model, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size, eval_points=eval_points,
+            model=model, seed=seed, epochs=epochs, lr=lr, lr_schedule=lr_schedule, batch_size=batch_size, eval_points=eval_points,
             max_questions=max_questions, document_format=document_format,
             dllm_document_format=dllm_document_format, trust_remote_code=trust_remote_code, base=base,
             eval=EvalConfig(max_new_tokens=max_new_tokens, gen_length=max_new_tokens),

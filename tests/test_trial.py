@@ -57,6 +57,19 @@ def test_stopping_early_keeps_what_was_written(tmp_path, dataset_dir, checkpoint
     assert pl.read_parquet(tmp_path / "t" / "results.parquet")["epoch"].unique().to_list() == [0]
 
 
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_the_lr_schedule_holds_or_decays_the_learning_rate_to_zero(tmp_path, dataset_dir, checkpoint, schedule):
+    steps = []  # 40 steps of one batch each; the loop reports every 10th
+    settings = QUICK | {"epochs": 40, "eval_points": 1, "max_questions": 4, "retention_questions": 0}
+    config = TrialConfig(dataset=str(dataset_dir), method="ar", model=str(checkpoint), lr_schedule=schedule, **settings)
+    run_trial(config, cache_dir=tmp_path / "cache", on_event=lambda kind, payload: steps.append(payload.lr) if kind == "step" else None)
+    assert len(steps) == 4
+    if schedule == "constant":
+        assert steps == pytest.approx([QUICK["lr"]] * 4)
+    else:
+        assert steps == sorted(steps, reverse=True) and steps[-1] < 0.05 * QUICK["lr"] < steps[0]
+
+
 def test_dllm_trial_decodes_with_the_diffusion_sampler(tmp_path, dataset_dir, checkpoint):
     config = TrialConfig(dataset=str(dataset_dir), method="dllm", model=str(checkpoint), **QUICK)
     run_trial(config, out_dir=tmp_path / "t", cache_dir=tmp_path / "cache")
@@ -92,6 +105,7 @@ def test_a_tokenizer_larger_than_the_model_is_refused(tmp_path, dataset_dir, che
         ("replay", 1.0, "replay fraction must be in"),
         ("model", "/no/such/checkpoint", "neither a preset"),
         ("dllm_document_format", "raw", "dllm_document_format must be one of chat, plain, got 'raw'"),
+        ("lr_schedule", "linear", "lr_schedule must be one of constant, cosine, got 'linear'"),
     ],
 )
 def test_bad_trial_settings_are_one_line_errors(field, value, message):

@@ -31,14 +31,14 @@ from maskft.trainers.base_stage import (
     qa_chats,
 )
 from maskft.trainers.evaluation import EvalConfig, aggregate, evaluate
-from maskft.trainers.loop import TrainConfig, TrainState, log_spaced_epochs, scaled_epochs, train
+from maskft.trainers.loop import SCHEDULES, TrainConfig, TrainState, log_spaced_epochs, scaled_epochs, train
 from maskft.trainers.models import PRESETS, is_checkpoint, load_model
 from maskft.trainers.objectives import DOCUMENT_FORMATS, METHODS, MaskRatio, Objective, make_objective
 from maskft.trainers.results import conform, headline
 
 Event = Callable[[str, Any], None]
 MASKED_METHODS = ("masked", "random-token", "dllm")  # methods that take a mask ratio
-LATER_FIELDS = {"dllm_document_format": "plain"}  # added after studies existed: left out of trial ids at their defaults
+LATER_FIELDS = {"dllm_document_format": "plain", "lr_schedule": "constant"}  # added after studies existed: left out of trial ids at their defaults
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class TrialConfig:
     seed: int = 0
     epochs: int = 100  # for k = 0; scaled down with paraphrases so documents seen stay equal
     lr: float = 3e-4
+    lr_schedule: str = "constant"  # the paper's constant LR; "cosine" decays it to 0 over the trial
     batch_size: int = 16
     eval_points: int = 6
     retention_questions: int = 128
@@ -87,6 +88,8 @@ class TrialConfig:
             raise ValueError("question counts must be positive")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, got {self.lr_schedule!r}")
         for name in ("document_format", "dllm_document_format"):
             if getattr(self, name) not in DOCUMENT_FORMATS:
                 raise ValueError(f"{name} must be one of {', '.join(DOCUMENT_FORMATS)}, got {getattr(self, name)!r}")
@@ -200,7 +203,9 @@ def run_trial(
 
     emit("stage", f"injecting {len(p.examples)} documents for {p.epochs} epochs")
     evaluate_now(TrainState(total_steps=0))  # before injection: the paper's "before FT" row
-    train_config = TrainConfig(lr=config.lr, batch_size=config.batch_size, epochs=p.epochs, seed=config.seed)
+    train_config = TrainConfig(
+        lr=config.lr, schedule=config.lr_schedule, batch_size=config.batch_size, epochs=p.epochs, seed=config.seed
+    )
     state = train(
         p.model,
         p.objective,
