@@ -64,7 +64,8 @@ def trial_summary(results: pl.DataFrame) -> pl.DataFrame:
 
 def condition_means(summary: pl.DataFrame, axes: list[str]) -> pl.DataFrame:
     """Mean and sample std over seeds of each summary metric, per row condition and dataset."""
-    metrics = ["best_forward", "best_backward", "last_forward", "last_backward", "base_before", "base_last"]
+    metrics = [f"{point}_{d}" for point in ("best", "last") for d in ("forward", "backward", "forward_exact", "backward_exact")]
+    metrics += ["base_before", "base_last"]
     stats = [e for m in metrics for e in (pl.col(m).mean().alias(f"{m}_mean"), pl.col(m).std().alias(f"{m}_std"))]
     return summary.group_by(*axes, "dataset").agg(pl.len().alias("seeds"), *stats)
 
@@ -385,6 +386,15 @@ def write_report(source: Path | str | list | pl.DataFrame, out_dir: Path | str |
             means, axes,
             [("fwd (last)", "last_forward"), ("bwd (last)", "last_backward")]
             + ([("base before", "base_before"), ("base last", "base_last")] if has_base else []),
+        ),
+        "## Exact match at the same points",
+        "The share of test answers that match the reference exactly, at the best validation "
+        "point chosen above and at the last point: where answers share frame words (wiki), "
+        "ROUGE-1 recall sits on a floor and exact match is the number that moves.",
+        metric_table(
+            means, axes,
+            [("fwd", "best_forward_exact"), ("bwd", "best_backward_exact"),
+             ("fwd (last)", "last_forward_exact"), ("bwd (last)", "last_backward_exact")],
         ),
         "## By question group (test, best point, mean ± std over seeds)",
         "Each direction's accuracy split by the dataset's question groups (namedesc: what the "

@@ -103,6 +103,15 @@ def test_last_point_and_retention_columns(grid_report):
     assert ar_k0[3:7] == ["0.410 ± 0.014", "0.310 ± 0.014", "0.500 ± 0.000", "0.300 ± 0.000"]
 
 
+def test_exact_match_is_read_at_the_points_chosen_on_rouge_recall(grid_report):
+    markdown = grid_report[0].read_text()
+    rows = table_rows(markdown, "## Exact match at the same points")
+    assert rows[0][3:] == ["namedesc fwd", "namedesc bwd", "namedesc fwd (last)", "namedesc bwd (last)", "seeds"]
+    masked_k4 = next(r for r in rows if r[:3] == ["masked", "random", "4"])
+    # the fixture's exact match is half its accuracy: epoch 2 (best val) .45/.35, epoch 4 .65/.55
+    assert masked_k4[3:] == ["0.225 ± 0.007", "0.175 ± 0.007", "0.325 ± 0.007", "0.275 ± 0.007", "2"]
+
+
 def test_group_table_splits_each_direction_by_question_group_at_the_best_point(tmp_path):
     def accuracy(trial, epoch, population, split, direction):  # val peaks at epoch 1
         return {0: 0.0, 1: 0.8, 2: 0.2}[epoch] if split == "val" else 0.1 * epoch

@@ -48,11 +48,14 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select([pl.col(c).cast(t) for c, t in RESULT_SCHEMA.items()])
 
 
-def accuracy_curves(results: pl.DataFrame, population: str = "inject", split: str | None = "test") -> pl.DataFrame:
+def accuracy_curves(
+    results: pl.DataFrame, population: str = "inject", split: str | None = "test", metric: str = "accuracy"
+) -> pl.DataFrame:
     """Per (trial, evaluation point): forward, backward and total accuracy (question-weighted
     over groups; total = mean of the two directions, the paper's "total accuracy").
 
-    `split=None` pools val and test (used for the small base-population retention sample).
+    `split=None` pools val and test (used for the small base-population retention sample);
+    `metric="exact_match"` gives the same curves in exact match instead of ROUGE-1 recall.
     """
     rows = results.filter(pl.col("population") == population)
     if split is not None:
@@ -60,7 +63,7 @@ def accuracy_curves(results: pl.DataFrame, population: str = "inject", split: st
 
     def direction_mean(direction: str) -> pl.Expr:
         mine = pl.col("direction") == direction
-        weighted = (pl.col("accuracy") * pl.col("n")).filter(mine).sum() / pl.col("n").filter(mine).sum()
+        weighted = (pl.col(metric) * pl.col("n")).filter(mine).sum() / pl.col("n").filter(mine).sum()
         return weighted.fill_nan(None).alias(direction)
 
     return (
@@ -75,7 +78,9 @@ def accuracy_curves(results: pl.DataFrame, population: str = "inject", split: st
 
 
 def headline(results: pl.DataFrame, population: str = "inject") -> pl.DataFrame:
-    """Per trial: forward/backward test accuracy at the best `val` point and at the last point.
+    """Per trial: forward/backward test accuracy at the best `val` point and at the last point,
+    and exact match at the same points (`*_exact`: on wiki, where frame words hold ROUGE
+    recall on a floor, the one number that moves).
 
     The best point maximises the mean of forward and backward `val` accuracy (the paper's
     "total accuracy", but chosen on held-out question templates); when a dataset has no
@@ -96,9 +101,13 @@ def headline(results: pl.DataFrame, population: str = "inject") -> pl.DataFrame:
         .select("trial_id", pl.col("epoch").alias("best_epoch"), pl.col("split").alias("selected_on"))
     )
     last = test.group_by("trial_id").agg(pl.col("epoch").max().alias("last_epoch"))
+    exact = accuracy_curves(rows, population, "test", metric="exact_match").select(
+        "trial_id", "epoch", *[pl.col(d).alias(f"{d}_exact") for d in DIRECTIONS]
+    )
+    test = test.join(exact, on=["trial_id", "epoch"], how="left")
     at = lambda which: test.select(  # noqa: E731 - the test numbers at the chosen epoch
         "trial_id", pl.col("epoch").alias(f"{which}_epoch"),
-        pl.col("forward").alias(f"{which}_forward"), pl.col("backward").alias(f"{which}_backward"),
+        *[pl.col(c).alias(f"{which}_{c}") for c in ("forward", "backward", "forward_exact", "backward_exact")],
     )
     out = best.join(last, on="trial_id").join(at("best"), on=["trial_id", "best_epoch"], how="left")
     return out.join(at("last"), on=["trial_id", "last_epoch"], how="left").sort("trial_id")
