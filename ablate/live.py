@@ -128,15 +128,27 @@ class StudyState:
         return Counter(t.status for t in self.trials.values())
 
     def eta_s(self, now: float) -> float | None:
-        """Remaining time from the mean duration of finished trials, spread over the trials
-        running now (the concurrency actually achieved); None before any trial finished."""
-        durations = [t.finished_at - t.started_at for t in self.trials.values() if t.status == "done" and t.started_at is not None]
-        if not durations:
+        """Remaining time, spread over the trials running now (the concurrency achieved).
+
+        A running trial projects its own pace (elapsed per step) over its remaining steps,
+        so the estimate is there before any trial finishes and a slow method's trials are
+        not timed by a fast one's; a pending trial, or one without a step yet, costs the
+        mean full duration of the trials seen so far. None until one trial has a pace.
+        """
+        rows = list(self.trials.values())
+        finished = [t.finished_at - t.started_at for t in rows if t.status == "done" and t.started_at is not None]
+        running = [t for t in rows if t.status == "running"]
+        elapsed = {t.trial_id: now - t.started_at for t in running if t.started_at is not None}
+        projected = {
+            t.trial_id: elapsed[t.trial_id] * t.total_steps / t.step
+            for t in running if elapsed.get(t.trial_id, 0.0) > 0 and t.step > 0 and t.total_steps > 0
+        }
+        totals = finished + list(projected.values())
+        if not totals:
             return None
-        mean = sum(durations) / len(durations)
-        running = [t for t in self.trials.values() if t.status == "running"]
-        pending = sum(t.status == "pending" for t in self.trials.values())
-        left = pending * mean + sum(max(mean - (now - (t.started_at or now)), 0.0) for t in running)
+        mean = sum(totals) / len(totals)
+        pending = sum(t.status == "pending" for t in rows)
+        left = pending * mean + sum(max(projected.get(t.trial_id, mean) - elapsed.get(t.trial_id, 0.0), 0.0) for t in running)
         return left / max(1, len(running))
 
 

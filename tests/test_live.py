@@ -88,10 +88,19 @@ def test_render_shows_one_row_per_trial_with_status_numbers_and_curve():
     assert "✗ dllm(random) k=0: CUDA out of memory" in text
 
 
-def test_eta_spreads_remaining_mean_durations_over_running_trials():
-    state = reported_state()  # one finished trial took 100 s; one pending; b running since 50
-    assert state.eta_s(now=110) == pytest.approx(100 + (100 - 60))
-    assert StudyState().eta_s(now=5) is None
+def test_eta_projects_each_running_trials_own_pace():
+    state = reported_state()  # a took 100 s; b running since 50, step 30/120; d pending
+    # b: 60 s for a quarter -> 240 s in all, 180 left; d: the mean full duration (100 + 240) / 2
+    assert state.eta_s(now=110) == pytest.approx(180 + 170)
+
+
+def test_eta_is_there_before_any_trial_finishes_and_absent_before_any_pace():
+    state = StudyState()
+    state.on_study_started("s", {"a": "a", "b": "b"}, now=0)
+    state.on_started("a", now=0)
+    assert state.eta_s(now=5) is None
+    state.on_progress("a", epoch=1, step=10, total_steps=40)
+    assert state.eta_s(now=20) == pytest.approx(60 + 80)  # a: 60 s left; b pending: 80 s
 
 
 def test_missing_direction_renders_as_dash():
