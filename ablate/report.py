@@ -220,7 +220,7 @@ def _pyplot():
     return plt
 
 
-def _seed_bands(curves: pl.DataFrame, axes: list[str], value: str) -> pl.DataFrame:
+def seed_bands(curves: pl.DataFrame, axes: list[str], value: str) -> pl.DataFrame:
     """Mean and std over seeds per (condition, dataset, epoch); x is the mean documents seen."""
     return (
         curves.filter(pl.col(value).is_not_null())
@@ -273,7 +273,7 @@ def plot_data_efficiency(results: pl.DataFrame, axes: list[str], path: Path) -> 
     for r, dataset in enumerate(datasets):
         for c, direction in enumerate(DIRECTIONS):
             ax = grid[r][c]
-            _plot_lines(ax, _seed_bands(curves.filter(pl.col("dataset") == dataset), axes, direction), axes, colors)
+            _plot_lines(ax, seed_bands(curves.filter(pl.col("dataset") == dataset), axes, direction), axes, colors)
             ax.set_title(f"{_dataset_name(dataset)}: {direction} (test)")
             ax.set_xlabel("documents seen")
             ax.set_ylabel("accuracy (ROUGE-1 recall)" if c == 0 else "")
@@ -318,7 +318,7 @@ def plot_retention(results: pl.DataFrame, axes: list[str], path: Path) -> Path:
     for r, dataset in enumerate(datasets):
         for c, (curves, title) in enumerate([(inject, "injected facts (total, test)"), (base, "retention: base facts (total)")]):
             ax = grid[r][c]
-            _plot_lines(ax, _seed_bands(curves.filter(pl.col("dataset") == dataset), axes, "total"), axes, colors)
+            _plot_lines(ax, seed_bands(curves.filter(pl.col("dataset") == dataset), axes, "total"), axes, colors)
             ax.set_title(f"{_dataset_name(dataset)}: {title}")
             ax.set_xlabel("documents seen")
             ax.set_ylabel("accuracy (ROUGE-1 recall)" if c == 0 else "")

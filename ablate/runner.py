@@ -26,8 +26,9 @@ import ray
 import torch
 from ray import tune
 
-from maskft.ablate.events import StudyListener
+from maskft.ablate.events import Broadcast, StudyListener
 from maskft.ablate.spec import StudySpec
+from maskft.ablate.status import StatusFile
 from maskft.ablate.store import StudyStore, check_study_dir
 from maskft.datasets.registry import resolve_dataset
 from maskft.datasets.schema import DataError
@@ -64,6 +65,7 @@ def run_study(spec: StudySpec, listener: StudyListener | None = None) -> dict:
     try:
         _check_resources(spec)
         store = StudyStore(spec)
+        listener = Broadcast([listener, StatusFile(store.dir)])  # status.json: what `maskft tui` watches
         listener.study_started(spec, trials)
         session = _Session(store, listener)
         try:

@@ -7,6 +7,8 @@
         results.parquet   every trial's rows (trainers/results.py schema), one row group
                           per evaluation point, rewritten atomically after every report
         failures.json     trial_id -> one-line error, for trials that raised
+        status.json       the driver's pid and heartbeat, each trial's status and progress
+                          (ablate/status.py; what `maskft tui` watches)
 
 Only the driver writes results.parquet and failures.json; readers (`load_results`, the
 report, the TUI) may read them at any time and always see a complete file.

@@ -131,12 +131,6 @@ def score(
         print_scores(console, result)
 
 
-# ---- not yet built ----------------------------------------------------------------------
-def _not_built(command: str, issue: str) -> None:
-    typer.echo(f"maskft {command}: not built yet ({issue}); nothing was run", err=True)
-    raise typer.Exit(2)
-
-
 @app.command("train")
 def train(
     dataset: str = typer.Option("namedesc", "--dataset", help="Generator name (namedesc, bio, wiki) or dataset directory."),
@@ -283,10 +277,18 @@ def report(
         console.print(f"[green]wrote[/] {path}")
 
 
-@app.command("tui", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def tui() -> None:
-    """Configure, launch, watch and browse studies in a terminal UI."""
-    _not_built("tui", "the Textual TUI is not built yet")
+@app.command("tui")
+def tui(
+    run_dir: Optional[Path] = typer.Argument(
+        None, help="A study directory, or a folder of studies (default ./runs, the storage `maskft ablate` uses)."
+    ),
+) -> None:
+    """Browse, watch, launch and stop studies in a terminal UI (n: new study, c: continue, x: stop, p: report)."""
+    from maskft.app.tui import StudiesApp, resolve_target
+
+    with usage_errors():
+        storage, study = resolve_target(run_dir)
+    StudiesApp(storage, study).run()
 
 
 def main() -> None:
@@ -306,3 +308,7 @@ def main() -> None:
         print("maskft: interrupted", file=sys.stderr)
         code = 130
     sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":  # `python -m maskft.app.cli`: how the TUI launches studies
+    main()

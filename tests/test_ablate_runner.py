@@ -21,8 +21,10 @@ import pytest
 from maskft.ablate.events import StudyListener
 from maskft.ablate.runner import run_study
 from maskft.ablate.spec import StudySpec
+from maskft.ablate.status import read_status, study_snapshot
 from maskft.ablate.store import load_results
-from maskft.trainers.results import RESULT_SCHEMA
+from maskft.app.tui import ablate_argv, launch, log_path
+from maskft.trainers.results import RESULT_SCHEMA, headline
 
 
 class Recorder(StudyListener):
@@ -92,6 +94,15 @@ def test_study_toml_is_the_resolved_spec(study):
     assert StudySpec.from_toml(spec.study_dir / "study.toml").trials() == spec.trials()
 
 
+def test_the_status_file_shows_the_finished_study_as_the_tui_reads_it(study):
+    spec, summary, _ = study
+    snap = study_snapshot(spec.study_dir)
+    assert snap.driver == "finished" and not snap.running
+    assert {row.status for row in snap.state.trials.values()} == {"done"}
+    best = headline(load_results(spec.study_dir))
+    assert {t: row.best_forward for t, row in snap.state.trials.items()} == dict(zip(best["trial_id"], best["best_forward"]))
+
+
 def test_existing_name_without_resume_is_refused_and_nothing_changes(study):
     spec, _, _ = study
     before = {p: p.stat().st_mtime_ns for p in spec.study_dir.rglob("*") if p.is_file()}
@@ -157,3 +168,32 @@ def test_a_refused_base_fails_its_trials_and_the_study_reports_them(tmp_path, ca
     failures = json.loads((spec.study_dir / "failures.json").read_text())
     assert set(failures) == {t.trial_id for t in spec.trials()}
     assert all("< threshold 1.00" in error for error in failures.values())
+
+
+def wait_for(condition, process, seconds=120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None and time.monotonic() < deadline, "the study ended or stalled first"
+        time.sleep(0.2)
+
+
+def test_a_study_the_tui_launches_stops_with_its_results_kept_and_continues_to_the_end(tmp_path, cache, study):
+    """What `n`, `x` and `c` do in `maskft tui`: the real command, a Ctrl-C, a resume."""
+    _, argv = ablate_argv(tmp_path, {"name": "tui"}, quick=True)
+    study_dir = tmp_path / "tui"
+    driver = launch(argv, log_path(tmp_path, "tui"))
+    try:
+        wait_for(lambda: load_results(study_dir).height > 0, driver)
+        os.kill(read_status(study_dir)["driver"]["pid"], signal.SIGINT)
+        assert driver.wait(timeout=120) == 130
+    finally:
+        driver.kill()
+    stopped = study_snapshot(study_dir)
+    assert stopped.driver == "interrupted" and "stopped" in {row.status for row in stopped.state.trials.values()}
+    kept = load_results(study_dir).select("trial_id", "epoch").unique()
+    assert kept.height >= 1 and "--resume" in log_path(tmp_path, "tui").read_text()
+
+    again = launch(["ablate", "--storage", str(tmp_path), "--name", "tui", "--resume"], log_path(tmp_path, "tui"))
+    assert again.wait(timeout=300) == 0
+    done = study_snapshot(study_dir)
+    assert done.driver == "finished" and {row.status for row in done.state.trials.values()} == {"done"}
