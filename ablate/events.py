@@ -3,19 +3,41 @@
 The runner calls these methods from the driver process (never from Ray workers), in
 order: `study_started`, then per trial `trial_started`, any number of
 `trial_progress`/`trial_reported`, and one of `trial_finished`/`trial_failed`, and
-finally `study_finished`. The rich live view and the Textual TUI implement the subset
-they need; every method defaults to doing nothing.
+finally `study_finished`. The rich live view and the status file (which `maskft tui`
+reads) implement the subset they need; every method defaults to doing nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import logging
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import polars as pl
 
     from maskft.trainers.trial import TrialConfig
+
+
+def never_raises(what: str) -> Callable:
+    """Decorator for a listener's methods: each runs under the listener's `self._lock`
+    (Ray callbacks and display threads may call at once) and an error is logged, never
+    raised into the engine: a study must go on whatever its display or status file does."""
+    log = logging.getLogger(__name__)
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                with self._lock:
+                    method(self, *args, **kwargs)
+            except Exception:  # noqa: BLE001
+                log.warning("%s: %s failed", what, method.__name__, exc_info=True)
+
+        return wrapper
+
+    return decorate
 
 
 class StudyListener:

@@ -9,7 +9,6 @@ raising into the engine — a display problem must not fail a study.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -23,7 +22,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from maskft.ablate.events import StudyListener
+from maskft.ablate.events import StudyListener, never_raises
 from maskft.trainers.results import accuracy_curves
 from maskft.trainers.results import headline
 
@@ -218,18 +217,7 @@ def plain_line(state: StudyState, trial_id: str, event: str, now: float) -> str:
     return f"{prefix}: {detail}"
 
 
-def _safe(method):
-    """Serialise the event under the view's lock and keep any display error out of the engine."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            with self._lock:
-                method(self, *args, **kwargs)
-        except Exception:  # noqa: BLE001 — the study must go on whatever the display does
-            log.warning("live view: %s failed", method.__name__, exc_info=True)
-
-    return wrapper
+_safe = never_raises("live view")
 
 
 class LiveView(StudyListener):

@@ -13,9 +13,7 @@ study.toml and a trial's own folder says whether it finished.
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
 import os
 import socket
 import threading
@@ -25,14 +23,13 @@ from pathlib import Path
 
 import polars as pl
 
-from maskft.ablate.events import StudyListener
+from maskft.ablate.events import StudyListener, never_raises
 from maskft.ablate.live import StudyState, trial_labels
 from maskft.ablate.spec import StudySpec
 from maskft.ablate.store import SPEC, load_failures, load_results
 
 STATUS = "status.json"
 WRITE_EVERY_S = 1.0  # progress and stage lines are rewritten at most this often; state changes at once
-log = logging.getLogger(__name__)
 
 
 def read_status(study_dir: str | Path) -> dict:
@@ -43,18 +40,7 @@ def read_status(study_dir: str | Path) -> dict:
         return {}
 
 
-def _safe(method):
-    """A status file that cannot be written must not fail the study: warn and go on."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            with self._lock:
-                method(self, *args, **kwargs)
-        except Exception:  # noqa: BLE001 - the study matters more than its status file
-            log.warning("status file: %s failed", method.__name__, exc_info=True)
-
-    return wrapper
+_safe = never_raises("status file")
 
 
 class StatusFile(StudyListener):
