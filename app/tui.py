@@ -40,9 +40,11 @@ from maskft.trainers.results import DIRECTIONS, accuracy_curves
 REFRESH_S = 2.0
 LOG_DIR = ".logs"
 LOG_LINES = 200
-FORM_FLAGS = {  # launch-form field -> `maskft ablate` flag
-    "dataset": "--dataset", "method": "--method", "mask_ratio": "--mask-ratio", "paraphrases": "--paraphrases",
-    "seeds": "--seeds", "epochs": "--epochs", "name": "--name",
+FORM_FLAGS = {  # launch-form field -> (`maskft ablate` flag, the type `StudySpec.from_cli` takes)
+    "dataset": ("--dataset", str), "method": ("--method", str), "mask_ratio": ("--mask-ratio", str),
+    "paraphrases": ("--paraphrases", str), "seeds": ("--seeds", str), "epochs": ("--epochs", int),
+    "cpus_per_trial": ("--cpus-per-trial", int), "gpus_per_trial": ("--gpus-per-trial", float),
+    "max_concurrent": ("--max-concurrent", int), "name": ("--name", str),
 }
 
 
@@ -66,21 +68,26 @@ def ablate_argv(storage: Path, form: dict[str, str], quick: bool) -> tuple[Study
     directory to watch. Raises ValueError with one line for bad input."""
     values = {key: text.strip() for key, text in form.items() if text and text.strip()}
     study_file = values.pop("study_file", None)
-    epochs = values.get("epochs")
-    if epochs is not None and not epochs.isdigit():
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if study_file is not None and not Path(study_file).is_file():
         raise ValueError(f"no study file at {study_file}")
-    spec = StudySpec.from_cli(
-        study_file, quick=quick, storage=str(storage), epochs=int(epochs) if epochs else None,
-        **{key: values.get(key) for key in ("dataset", "method", "mask_ratio", "paraphrases", "seeds", "name")},
-    )
+    typed = {key: _typed(key, values[key], FORM_FLAGS[key][1]) for key in values}
+    spec = StudySpec.from_cli(study_file, quick=quick, storage=str(storage), **typed)
     check_study_dir(spec)
     argv = ["ablate", *([study_file] if study_file else []), *(["--quick"] if quick else [])]
-    for key, flag in FORM_FLAGS.items():
+    for key, (flag, _) in FORM_FLAGS.items():
         if key != "name" and key in values:
             argv += [flag, values[key]]
     return spec, [*argv, "--storage", str(storage), "--name", spec.name]
+
+
+def _typed(key: str, text: str, kind: type):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{key.replace('_', ' ')} must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+    if kind is int and value < 1 and key != "max_concurrent":
+        raise ValueError(f"{key.replace('_', ' ')} must be at least 1, got {text!r}")
+    return value
 
 
 def log_path(storage: Path, name: str) -> Path:
@@ -138,7 +145,9 @@ class LaunchScreen(ModalScreen[list[str] | None]):
         ("study_file", "study file (blank: the embedded default study)"),
         ("dataset", "datasets, e.g. namedesc,bio"), ("method", "methods, e.g. ar,masked,dllm"),
         ("mask_ratio", "mask ratios, e.g. random,0.5"), ("paraphrases", "paraphrase counts, e.g. 0,4,9"),
-        ("seeds", "seeds, e.g. 0,1,2"), ("epochs", "epochs of every trial"), ("name", "study name (blank: a timestamp)"),
+        ("seeds", "seeds, e.g. 0,1,2"), ("epochs", "epochs of every trial"),
+        ("cpus_per_trial", "CPUs per trial"), ("gpus_per_trial", "GPUs per trial, e.g. 1"),
+        ("max_concurrent", "trials at once (0: as many as fit)"), ("name", "study name (blank: a timestamp)"),
     ]
 
     def __init__(self, storage: Path) -> None:

@@ -138,10 +138,11 @@ def test_the_launch_form_refuses_bad_input_in_one_line_and_starts_nothing(tmp_pa
 def test_the_launch_form_starts_maskft_ablate_with_the_flags_given(tmp_path):
     launched = []
     app = StudiesApp(tmp_path, launcher=lambda argv, log: launched.append((argv, log)))
-    seen = run(app, "n", then=fill(method="ar,masked", seeds="0,1", epochs="20", name="mine"))
+    seen = run(app, "n", then=fill(method="ar,masked", seeds="0,1", epochs="20", gpus_per_trial="0.5", name="mine"))
 
     argv, log = launched[0]
-    assert argv == ["ablate", "--method", "ar,masked", "--seeds", "0,1", "--epochs", "20", "--storage", str(tmp_path), "--name", "mine"]
+    assert argv == ["ablate", "--method", "ar,masked", "--seeds", "0,1", "--epochs", "20", "--gpus-per-trial", "0.5",
+                    "--storage", str(tmp_path), "--name", "mine"]
     assert log == tmp_path / ".logs" / "mine.log" and app.selected == tmp_path / "mine" and seen["form"] is None
     assert seen["#driver"] == "mine: starting (see the Log tab)"
 
@@ -173,8 +174,12 @@ def test_the_form_checks_like_the_command_line_does(tmp_path, studies):
         ablate_argv(tmp_path, {"name": "taken"}, quick=False)
     with pytest.raises(ValueError, match="either a study file or --quick"):
         ablate_argv(tmp_path, {"study_file": str(tmp_path / "taken" / "study.toml")}, quick=True)
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    with pytest.raises(ValueError, match="epochs must be an integer, got 'ten'"):
         ablate_argv(tmp_path, {"epochs": "ten"}, quick=False)
+    with pytest.raises(ValueError, match="cpus per trial must be at least 1"):
+        ablate_argv(tmp_path, {"cpus_per_trial": "0"}, quick=False)
+    with pytest.raises(ValueError, match="gpus per trial must be a number"):
+        ablate_argv(tmp_path, {"gpus_per_trial": "one"}, quick=False)
     spec, argv = ablate_argv(tmp_path, {}, quick=True)
     assert argv == ["ablate", "--quick", "--storage", str(tmp_path), "--name", spec.name]
 
