@@ -215,10 +215,11 @@ def study_snapshot(study_dir: str | Path, now: float | None = None) -> Snapshot:
 
 
 def _status_from_trial_dir(trial_dir: Path) -> str:
+    """Without a status file nobody says whether a started trial still trains: "unfinished"."""
     summary = trial_dir / "summary.json"
     if summary.is_file():
         try:
             return "stopped" if json.loads(summary.read_text()).get("stopped_early") else "done"
         except ValueError:
             return "stopped"
-    return "stopped" if (trial_dir / "config.json").is_file() else "pending"
+    return "unfinished" if (trial_dir / "config.json").is_file() else "pending"

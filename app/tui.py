@@ -19,12 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
+from rich.measure import Measurement
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, ScrollableContainer, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
@@ -141,13 +142,13 @@ class LaunchScreen(ModalScreen[list[str] | None]):
     """The launch form: the `maskft ablate` flags a study most often sets."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    FIELDS = [
-        ("study_file", "study file (blank: the embedded default study)"),
-        ("dataset", "datasets, e.g. namedesc,bio"), ("method", "methods, e.g. ar,masked,dllm"),
-        ("mask_ratio", "mask ratios, e.g. random,0.5"), ("paraphrases", "paraphrase counts, e.g. 0,4,9"),
-        ("seeds", "seeds, e.g. 0,1,2"), ("epochs", "epochs of every trial"),
-        ("cpus_per_trial", "CPUs per trial"), ("gpus_per_trial", "GPUs per trial, e.g. 1"),
-        ("max_concurrent", "trials at once (0: as many as fit)"), ("name", "study name (blank: a timestamp)"),
+    FIELDS = [  # (field, label, placeholder)
+        ("study_file", "study file", "blank: the embedded default study; e.g. studies/core.toml"),
+        ("dataset", "datasets", "e.g. namedesc,bio,wiki"), ("method", "methods", "e.g. ar,masked,dllm"),
+        ("mask_ratio", "mask ratios", "e.g. random,0.5"), ("paraphrases", "paraphrases", "counts, e.g. 0,4,9"),
+        ("seeds", "seeds", "e.g. 0,1,2"), ("epochs", "epochs", "of every trial"),
+        ("cpus_per_trial", "CPUs per trial", "e.g. 2"), ("gpus_per_trial", "GPUs per trial", "e.g. 1"),
+        ("max_concurrent", "trials at once", "0: as many as fit"), ("name", "name", "blank: a timestamp"),
     ]
 
     def __init__(self, storage: Path) -> None:
@@ -157,16 +158,18 @@ class LaunchScreen(ModalScreen[list[str] | None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="form"):
             yield Label(f"New study in {self.storage}/ (blank fields keep the study's own values)", id="form-title")
-            for key, placeholder in self.FIELDS:
-                yield Input(placeholder=placeholder, id=key)
-            yield Checkbox("--quick (the tiny preset; not with a study file)", id="quick")
+            for key, label, placeholder in self.FIELDS:
+                with Horizontal(classes="field"):
+                    yield Label(label, classes="field-label")
+                    yield Input(placeholder=placeholder, id=key, compact=True)
+            yield Checkbox("--quick (the tiny preset; not with a study file)", id="quick", compact=True)
             yield Static("", id="form-error")
             with Horizontal(id="form-buttons"):
-                yield Button("Launch", variant="primary", id="launch")
-                yield Button("Cancel", id="cancel")
+                yield Button("Launch", variant="primary", id="launch", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def form(self) -> dict[str, str]:
-        return {key: self.query_one(f"#{key}", Input).value for key, _ in self.FIELDS}
+        return {key: self.query_one(f"#{key}", Input).value for key, _, _ in self.FIELDS}
 
     @on(Button.Pressed, "#launch")
     @on(Input.Submitted)
@@ -214,15 +217,15 @@ class StudiesApp(App):
                 yield Static("", id="driver")
                 with TabbedContent(id="tabs"):
                     with TabPane("Trials", id="tab-trials"):
-                        yield VerticalScroll(Static("", id="trials"))
+                        yield ScrollableContainer(Static("", id="trials"))
                     with TabPane("Curves", id="tab-curves"):
                         with Horizontal():
                             for direction in DIRECTIONS:
                                 yield PlotextPlot(id=direction)
                     with TabPane("Study", id="tab-study"):
-                        yield VerticalScroll(Static("", id="spec"))
+                        yield ScrollableContainer(Static("", id="spec"))
                     with TabPane("Log", id="tab-log"):
-                        yield VerticalScroll(Static("", id="log"))
+                        yield ScrollableContainer(Static("", id="log"))
         yield Footer()
 
     def on_mount(self) -> None:
@@ -286,7 +289,10 @@ class StudiesApp(App):
         if snap.error:
             words.append(f"\n{snap.error}", style="red")
         self.query_one("#driver", Static).update(words)
-        self.query_one("#trials", Static).update(render(snap.state, snap.as_of))
+        table = render(snap.state, snap.as_of)
+        trials = self.query_one("#trials", Static)
+        trials.styles.width = Measurement.get(self.console, self.console.options.update_width(1000), table).maximum  # scroll, don't squeeze
+        trials.update(table)
         for direction in DIRECTIONS:
             plot = self.query_one(f"#{direction}", PlotextPlot)
             draw_curves(plot.plt, snap.results, direction)

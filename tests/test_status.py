@@ -100,7 +100,7 @@ def test_a_study_without_status_file_reads_from_its_spec_and_trial_folders(study
 
     assert snap.driver.startswith("unknown") and not snap.running
     assert {row.label: row.status for row in snap.state.trials.values()} == {
-        "ar": "done", "masked(random)": "stopped", "dllm(random)": "pending",
+        "ar": "done", "masked(random)": "unfinished", "dllm(random)": "pending",
     }
 
 
