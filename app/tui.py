@@ -270,7 +270,7 @@ class StudiesApp(App):
             self.selected, self._shown_change = chosen, -1.0
             self.show()
 
-    def show(self, force: bool = False) -> None:
+    def show(self) -> None:
         """Re-read the selected study when its files changed (or it runs: elapsed and ETA move)."""
         study = self.selected
         if study is None:
@@ -281,10 +281,15 @@ class StudiesApp(App):
             return
         change = last_change(study)
         running = self.snapshot is not None and self.snapshot.study_dir == study and self.snapshot.running
-        if not force and change == self._shown_change and not running:
+        if change == self._shown_change and not running:
             return
         self._shown_change = change
-        self.snapshot = snap = study_snapshot(study)
+        try:
+            self.snapshot = snap = study_snapshot(study)
+        except Exception as error:  # noqa: BLE001 - one unreadable folder must not close the TUI
+            self.snapshot = None
+            self.query_one("#driver", Static).update(Text(f"{study.name}: cannot be read ({error})", style="red"))
+            return
         words = Text(f"{study.name}: {snap.driver}")
         if snap.error:
             words.append(f"\n{snap.error}", style="red")
@@ -323,6 +328,11 @@ class StudiesApp(App):
         snap = self.snapshot
         if snap is None or snap.running:
             self.notify("select a study that is not running to continue it", severity="warning")
+            return
+        if snap.driver.startswith("unknown"):
+            self.notify(f"{snap.study_dir.name} has no status file (an older maskft), so whether its driver still runs "
+                        f"is unknown: once it has stopped, `maskft ablate --name {snap.study_dir.name} --resume` continues it",
+                        severity="warning", timeout=15)
             return
         if all(row.status == "done" for row in snap.state.trials.values()):
             self.notify(f"every trial of {snap.study_dir.name} is done; nothing to continue")

@@ -206,6 +206,25 @@ def test_stop_and_continue_leave_a_finished_study_alone(tmp_path, studies):
     assert launched == [] and not app.snapshot.running
 
 
+def test_continue_resumes_an_interrupted_study(tmp_path, studies):
+    _, _, status = studies.start("halfway")
+    status.study_finished({"interrupted": True})
+    launched = []
+
+    run(StudiesApp(tmp_path, launcher=lambda argv, log: launched.append(argv)), "c")
+
+    assert launched == [["ablate", "--storage", str(tmp_path), "--name", "halfway", "--resume"]]
+
+
+def test_an_unreadable_study_is_one_red_line_not_a_crash(tmp_path, studies):
+    store = studies.finished("broken")
+    (store.dir / "results.parquet").write_text("not parquet")
+
+    seen = run(StudiesApp(tmp_path))
+
+    assert seen["#driver"].startswith("broken: cannot be read")
+
+
 def test_report_writes_the_studys_report(tmp_path, studies):
     store = studies.finished("study")
 
