@@ -33,7 +33,7 @@ def row_axes(results: pl.DataFrame) -> list[str]:
     return ["method", "mask_ratio", "paraphrases", *varying]
 
 
-def _condition_order(frame: pl.DataFrame, axes: list[str]) -> pl.DataFrame:
+def condition_order(frame: pl.DataFrame, axes: list[str]) -> pl.DataFrame:
     rank = pl.col("method").replace_strict(list(METHODS), list(range(len(METHODS))), default=len(METHODS))
     return frame.with_columns(rank.alias("_rank")).sort("_rank", *axes, nulls_last=False).drop("_rank")
 
@@ -105,7 +105,7 @@ def metric_table(means: pl.DataFrame, axes: list[str], columns: list[tuple[str, 
     datasets = _datasets(means)
     header = _row_header(axes) + [f"{_dataset_name(d)} {label}" for d in datasets for label, _ in columns] + ["seeds"]
     rows = []
-    for key in _condition_order(means.select(axes).unique(), axes).iter_rows(named=True):
+    for key in condition_order(means.select(axes).unique(), axes).iter_rows(named=True):
         mine = means.filter(*[pl.col(a).eq_missing(v) for a, v in key.items()])
         cells, seeds = [], []
         for dataset in datasets:
@@ -132,7 +132,7 @@ def group_table(results: pl.DataFrame, summary: pl.DataFrame, axes: list[str]) -
     cells = cells.with_columns((pl.col("group") + " " + pl.col("direction").str.slice(0, 3)).alias("column"))
     columns = sorted(cells["column"].unique().to_list())
     table = []
-    for key in _condition_order(cells.select(axes).unique(), axes).iter_rows(named=True):
+    for key in condition_order(cells.select(axes).unique(), axes).iter_rows(named=True):
         mine = cells.filter(*[pl.col(a).eq_missing(v) for a, v in key.items()])
         for dataset in _datasets(mine):
             found = {r["column"]: (r["mean"], r["std"]) for r in mine.filter(pl.col("dataset") == dataset).iter_rows(named=True)}
@@ -196,7 +196,7 @@ def fit_table(fits: pl.DataFrame, axes: list[str]) -> str:
     datasets = _datasets(fits)
     header = _row_header(axes) + [f"{_dataset_name(d)} {SHORT[r]} (A, k)" for d in datasets for r in DIRECTIONS]
     rows = []
-    for key in _condition_order(fits.select(axes).unique(), axes).iter_rows(named=True):
+    for key in condition_order(fits.select(axes).unique(), axes).iter_rows(named=True):
         mine = fits.filter(*[pl.col(a).eq_missing(v) for a, v in key.items()])
         cells = []
         for dataset in datasets:
@@ -247,7 +247,7 @@ def _plot_lines(ax, bands: pl.DataFrame, axes: list[str], colors: dict) -> None:
 
 def _colors(results: pl.DataFrame, axes: list[str]) -> dict[str, tuple]:
     plt = _pyplot()
-    labels = [condition_label(r, axes) for r in _condition_order(results.select(axes).unique(), axes).iter_rows(named=True)]
+    labels = [condition_label(r, axes) for r in condition_order(results.select(axes).unique(), axes).iter_rows(named=True)]
     cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
     return {label: cmap(i % cmap.N) for i, label in enumerate(labels)}
 

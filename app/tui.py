@@ -32,7 +32,7 @@ from textual.widgets.option_list import Option
 from textual_plotext import PlotextPlot
 
 from maskft.ablate.live import render
-from maskft.ablate.report import condition_label, row_axes, seed_bands, write_report
+from maskft.ablate.report import condition_label, condition_order, row_axes, seed_bands, write_report
 from maskft.ablate.spec import StudySpec
 from maskft.ablate.status import Snapshot, last_change, list_studies, study_snapshot
 from maskft.ablate.store import SPEC, check_study_dir
@@ -41,6 +41,7 @@ from maskft.trainers.results import DIRECTIONS, accuracy_curves
 REFRESH_S = 2.0
 LOG_DIR = ".logs"
 LOG_LINES = 200
+PALETTE = ["blue+", "orange+", "green+", "red+", "magenta+", "cyan+", "gray+", "white"]  # one colour per condition
 FORM_FLAGS = {  # launch-form field -> (`maskft ablate` flag, the type `StudySpec.from_cli` takes)
     "dataset": ("--dataset", str), "method": ("--method", str), "mask_ratio": ("--mask-ratio", str),
     "paraphrases": ("--paraphrases", str), "seeds": ("--seeds", str), "epochs": ("--epochs", int),
@@ -119,11 +120,15 @@ def draw_curves(plt, results: pl.DataFrame, direction: str) -> None:
     bands = seed_bands(curves, axes, direction)
     positive = bands.filter(pl.col("x") > 0)["x"]
     zero_at = float(positive.min()) / 2 if positive.len() else 1.0  # "before injection" left of the first point
-    for key, line in bands.group_by(*axes, maintain_order=True):
+    conditions = condition_order(curves.select(axes).unique(), axes).rows()  # the report's order, in both panels
+    for i, key in enumerate(conditions):
+        line = bands.filter(*[pl.col(a).eq_missing(v) for a, v in zip(axes, key)])
+        if line.height == 0:
+            continue
         row = dict(zip(axes, key))
         label = condition_label(row, axes) + (f" {Path(row['dataset']).name}" if "dataset" in axes else "")
         x = [value if value > 0 else zero_at for value in line["x"].to_list()]
-        plt.plot(x, line["mean"].to_list(), label=label, marker="braille")
+        plt.plot(x, line["mean"].to_list(), label=label, marker="braille", color=PALETTE[i % len(PALETTE)])
     plt.xscale("log")
     high = float(positive.max()) if positive.len() else 1.0
     ticks = [zero_at] + [10.0**p for p in range(math.ceil(math.log10(max(zero_at * 2, 1))), math.floor(math.log10(high)) + 1)]
