@@ -131,7 +131,7 @@ class Snapshot:
 
     study_dir: Path
     state: StudyState
-    driver: str  # "running (pid N on HOST)", "finished", "interrupted", "stopped: ...", "unknown"
+    driver: str  # "running (pid N)", "running on HOST (...)", "finished", "interrupted", "stopped: ...", "unknown ..."
     running: bool
     results: pl.DataFrame  # every row written so far (trainers/results.py schema)
     as_of: float  # the moment the state describes: now, or when the driver finished
