@@ -83,13 +83,11 @@ def ablate_argv(storage: Path, form: dict[str, str], quick: bool) -> tuple[Study
 
 
 def _typed(key: str, text: str, kind: type):
+    """The form's text as the type `from_cli` takes; its bounds are StudySpec's own checks."""
     try:
-        value = kind(text)
+        return kind(text)
     except ValueError:
         raise ValueError(f"{key.replace('_', ' ')} must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
-    if kind is int and value < 1 and key != "max_concurrent":
-        raise ValueError(f"{key.replace('_', ' ')} must be at least 1, got {text!r}")
-    return value
 
 
 def log_path(storage: Path, name: str) -> Path:
@@ -111,10 +109,9 @@ def draw_curves(plt, results: pl.DataFrame, direction: str) -> None:
     data-efficiency panel, in the terminal). x is logarithmic as evaluation points double."""
     plt.clear_data()
     plt.clear_figure()
-    plt.title(f"{direction} (test, mean over seeds)")
     curves = accuracy_curves(results)
+    plt.title(f"{direction} (test, mean over seeds)" if curves.height else f"{direction}: no evaluation point yet")
     if curves.height == 0:
-        plt.title(f"{direction}: no evaluation point yet")
         return
     axes = row_axes(results) + (["dataset"] if results["dataset"].n_unique() > 1 else [])
     bands = seed_bands(curves, axes, direction)

@@ -176,7 +176,7 @@ def test_the_form_checks_like_the_command_line_does(tmp_path, studies):
         ablate_argv(tmp_path, {"study_file": str(tmp_path / "taken" / "study.toml")}, quick=True)
     with pytest.raises(ValueError, match="epochs must be an integer, got 'ten'"):
         ablate_argv(tmp_path, {"epochs": "ten"}, quick=False)
-    with pytest.raises(ValueError, match="cpus per trial must be at least 1"):
+    with pytest.raises(ValueError, match="cpus per trial must be >= 1"):
         ablate_argv(tmp_path, {"cpus_per_trial": "0"}, quick=False)
     with pytest.raises(ValueError, match="gpus per trial must be a number"):
         ablate_argv(tmp_path, {"gpus_per_trial": "one"}, quick=False)
