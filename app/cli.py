@@ -151,6 +151,7 @@ def train(
     document_format: str = typer.Option("chat", "--document-format", help="ar documents: chat or plain."),
     dllm_document_format: str = typer.Option("plain", "--dllm-document-format", help="dllm documents: plain (MDLM text) or chat."),
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", help="Answer budget in tokens (AR and dLLM; a multiple of 4). Passage answers on bio and wiki need 72."),
+    cfg_scale: float = typer.Option(0.0, "--cfg-scale", help="dLLM decoding: LLaDA's classifier-free guidance (0 = none, the paper's; twice the evaluation time)."),
     base_epochs: Optional[int] = typer.Option(None, "--base-epochs", help="AR base-stage epochs at most (default 120; it stops once base QA reaches the target)."),
     base_threshold: Optional[float] = typer.Option(None, "--base-threshold", help="Minimum base-QA accuracy to start injecting (default 0.9)."),
     recovery_chats: bool = typer.Option(True, "--recovery-chats/--no-recovery-chats", help="Recovery chats in the AR base mixture."),
@@ -180,7 +181,7 @@ def train(
             model=model, seed=seed, epochs=epochs, lr=lr, lr_schedule=lr_schedule, batch_size=batch_size, eval_points=eval_points,
             max_questions=max_questions, document_format=document_format,
             dllm_document_format=dllm_document_format, trust_remote_code=trust_remote_code, base=base,
-            eval=EvalConfig(max_new_tokens=max_new_tokens, gen_length=max_new_tokens),
+            eval=EvalConfig(max_new_tokens=max_new_tokens, gen_length=max_new_tokens, cfg_scale=cfg_scale),
         )
         check_data(config)
         check_output_dir(out, force=force)

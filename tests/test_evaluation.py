@@ -145,6 +145,7 @@ def test_aggregate_means_per_population_split_direction_and_group():
 def test_default_config_is_the_papers_sampler_with_short_answers():
     config = EvalConfig()
     assert (config.block_length, config.steps) == (4, None)
+    assert config.cfg_scale == 0.0  # LLaDA's evaluation: no guidance
     assert config.max_new_tokens == config.gen_length == 32
 
 
@@ -155,6 +156,7 @@ def test_default_config_is_the_papers_sampler_with_short_answers():
         ({"steps": 64}, "exceed gen_length"),
         ({"batch_size": 0}, "batch_size must be a positive integer"),
         ({"max_new_tokens": 0}, "max_new_tokens must be a positive integer"),
+        ({"cfg_scale": -0.5}, "cfg_scale must be 0"),
     ],
 )
 def test_bad_configs_are_rejected_in_one_line(kwargs, message):

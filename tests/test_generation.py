@@ -63,16 +63,23 @@ def test_greedy_refuses_a_bidirectional_model(prompts):
 
 
 @torch.no_grad()
-def reference_llada(model, prompt: list[int], gen_length: int, block_length: int, steps: int) -> list[int]:
+def reference_llada(model, prompt: list[int], gen_length: int, block_length: int, steps: int, cfg_scale: float = 0.0) -> list[int]:
     """LLaDA's `generate` at temperature 0, low-confidence remasking, one prompt, no tricks."""
     x = torch.tensor([prompt + [MASK] * gen_length])
+    prompt_index = x != MASK
     start, blocks = len(prompt), gen_length // block_length
     steps_per_block = steps // blocks
     for b in range(blocks):
         block_end = start + (b + 1) * block_length
         base, remainder = divmod(int((x[:, block_end - block_length : block_end] == MASK).sum()), steps_per_block)
         for step in range(steps_per_block):
-            logits = model(x).logits
+            if cfg_scale > 0:
+                unprompted = x.clone()
+                unprompted[prompt_index] = MASK
+                logits, unconditional = model(torch.cat([x, unprompted])).logits.chunk(2)
+                logits = unconditional + (cfg_scale + 1) * (logits - unconditional)
+            else:
+                logits = model(x).logits
             prediction = logits.argmax(-1)
             confidence = torch.softmax(logits.double(), -1).gather(-1, prediction.unsqueeze(-1)).squeeze(-1)
             confidence[:, block_end:] = -torch.inf
@@ -97,6 +104,21 @@ def test_batched_diffusion_equals_the_reference_sampler(prompts, gen_length, blo
         mask_id=MASK, pad_id=PAD, stop_ids=[stop], batch_size=3,
     )
     assert got == [cut(row, stop) for row in full]
+
+
+def test_guided_diffusion_equals_the_reference_sampler_with_guidance(prompts):
+    model = build_model(MICRO, VOCAB, bidirectional=True, seed=1).eval()
+    full = [reference_llada(model, p, 12, 4, 12, cfg_scale=1.5) for p in prompts]
+    got = diffusion_generate(model, prompts, gen_length=12, mask_id=MASK, pad_id=PAD, stop_ids=[], batch_size=3, cfg_scale=1.5)
+    assert got == full
+    unguided = diffusion_generate(model, prompts, gen_length=12, mask_id=MASK, pad_id=PAD, stop_ids=[], batch_size=3)
+    assert got != unguided  # guidance changes what is decoded
+
+
+def test_a_negative_guidance_scale_is_refused(prompts):
+    model = build_model(MICRO, VOCAB, bidirectional=True, seed=1).eval()
+    with pytest.raises(ValueError, match="cfg_scale must be 0"):
+        diffusion_generate(model, prompts, gen_length=8, mask_id=MASK, pad_id=PAD, stop_ids=[], cfg_scale=-1.0)
 
 
 class IdsAndMaskOnly(torch.nn.Module):

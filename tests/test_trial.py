@@ -10,6 +10,7 @@ import torch
 
 from maskft.datasets.schema import DataError
 from maskft.trainers.base_stage import BaseConfig, BaseStageError, base_dir, ensure_base
+from maskft.trainers.evaluation import EvalConfig
 from maskft.trainers.models import build_model, save_model
 from maskft.trainers.results import RESULT_SCHEMA
 from maskft.trainers.trial import TrialConfig, run_trial
@@ -126,6 +127,8 @@ def test_trial_ids_made_before_a_setting_existed_stay_valid_at_its_default():
     # from the code before it)
     assert TrialConfig(method="dllm").trial_id == "dllm-random-k0-same-r0-s0-eadab9"
     assert TrialConfig(method="dllm", dllm_document_format="chat").trial_id != "dllm-random-k0-same-r0-s0-eadab9"
+    assert TrialConfig(method="dllm", eval=EvalConfig(cfg_scale=0.0)).trial_id == "dllm-random-k0-same-r0-s0-eadab9"
+    assert TrialConfig(method="dllm", eval=EvalConfig(cfg_scale=1.0)).trial_id != "dllm-random-k0-same-r0-s0-eadab9"
 
 
 # ---- base stage ---------------------------------------------------------------------------

@@ -9,16 +9,17 @@ row per question so outputs can be inspected or re-scored with `maskft score`;
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import polars as pl
 
 from maskft.datasets.chat import ChatFormat
-from maskft.trainers.generation import check_diffusion_schedule, diffusion_generate, greedy_generate
+from maskft.trainers.generation import check_cfg_scale, check_diffusion_schedule, diffusion_generate, greedy_generate
 from maskft.trainers.metric import score_rows
 
 QUESTION_COLUMNS = ("question_id", "population", "direction", "group", "split", "question", "answers")
 AGGREGATE_KEYS = ("population", "split", "direction", "group")
+EVAL_LATER_FIELDS = {"cfg_scale": 0.0}
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,19 @@ class EvalConfig:
     block_length: int = 4  # dLLM: semi-autoregressive block (the paper's 4)
     steps: int | None = None  # dLLM: model calls in total; None = gen_length (one token per step)
     batch_size: int = 64
+    cfg_scale: float = 0.0  # dLLM: LLaDA's classifier-free guidance (0 = none, the paper's)
 
     def __post_init__(self) -> None:
         for name in ("max_new_tokens", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         check_diffusion_schedule(self.gen_length, self.block_length, self.gen_length if self.steps is None else self.steps)
+        check_cfg_scale(self.cfg_scale)
+
+    def identity(self) -> dict:
+        """The fields that name a trial's decoding (trial ids); settings added later are left
+        out at their defaults so finished trials keep their ids."""
+        return {k: v for k, v in asdict(self).items() if EVAL_LATER_FIELDS.get(k, object()) != v}
 
 
 def evaluate(
@@ -65,6 +73,7 @@ def evaluate(
                 pad_id=fmt.pad_id,
                 stop_ids=fmt.stop_ids,
                 batch_size=config.batch_size,
+                cfg_scale=config.cfg_scale,
             )
         else:
             answers = greedy_generate(
