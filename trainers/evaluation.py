@@ -9,7 +9,7 @@ row per question so outputs can be inspected or re-scored with `maskft score`;
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -19,7 +19,7 @@ from maskft.trainers.metric import score_rows
 
 QUESTION_COLUMNS = ("question_id", "population", "direction", "group", "split", "question", "answers")
 AGGREGATE_KEYS = ("population", "split", "direction", "group")
-EVAL_LATER_FIELDS = {"cfg_scale": 0.0}
+EVAL_LATER_FIELDS = {"cfg_scale": 0.0}  # added after studies existed: left out of trial ids at their defaults
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,6 @@ class EvalConfig:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         check_diffusion_schedule(self.gen_length, self.block_length, self.gen_length if self.steps is None else self.steps)
         check_cfg_scale(self.cfg_scale)
-
-    def identity(self) -> dict:
-        """The fields that name a trial's decoding (trial ids); settings added later are left
-        out at their defaults so finished trials keep their ids."""
-        return {k: v for k, v in asdict(self).items() if EVAL_LATER_FIELDS.get(k, object()) != v}
 
 
 def evaluate(

@@ -30,7 +30,7 @@ from maskft.trainers.base_stage import (
     identity_without_later_defaults,
     qa_chats,
 )
-from maskft.trainers.evaluation import EvalConfig, aggregate, evaluate
+from maskft.trainers.evaluation import EVAL_LATER_FIELDS, EvalConfig, aggregate, evaluate
 from maskft.trainers.loop import SCHEDULES, TrainConfig, TrainState, log_spaced_epochs, scaled_epochs, train
 from maskft.trainers.models import PRESETS, is_checkpoint, load_model
 from maskft.trainers.objectives import DOCUMENT_FORMATS, METHODS, MaskRatio, Objective, make_objective
@@ -97,7 +97,7 @@ class TrialConfig:
     @property
     def trial_id(self) -> str:
         """Readable and unique per configuration: `masked-random-k0-same-r0-s0-1a2b3c`."""
-        identity = identity_without_later_defaults(self, LATER_FIELDS) | {"base": self.base.identity(), "eval": self.eval.identity()}
+        identity = identity_without_later_defaults(self, LATER_FIELDS) | {"base": self.base.identity(), "eval": identity_without_later_defaults(self.eval, EVAL_LATER_FIELDS)}
         digest = hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:6]
         ratio = f"-{self.mask_ratio}" if self.mask_ratio is not None else ""
         return f"{self.method}{ratio}-k{self.paraphrases}-{self.order}-r{self.replay:g}-s{self.seed}-{digest}"
