@@ -132,6 +132,7 @@ def _diffuse_batch(
     stops = torch.tensor(list(stop_ids), dtype=torch.long, device=device)
     accepts = inspect.signature(model.forward).parameters
     live = torch.arange(size, device=device)  # rows still without a committed stop id
+    unprompted = prompt_ids.masked_fill(prompt_attention.bool(), mask_id)  # guidance: the prompt masked, pads kept
     for block_start in range(start, start + gen_length, block_length):
         block = torch.arange(block_start, block_start + block_length, device=device)
         for count in commits:
@@ -141,10 +142,9 @@ def _diffuse_batch(
             if "logits_to_keep" in accepts:
                 kwargs["logits_to_keep"] = block
             logits = _block_logits(model, ids[live], kwargs, block, block_length)
-            if cfg_scale > 0:  # the same call without the prompt (pads stay pads)
-                unprompted = ids[live].clone()
-                unprompted[:, :start] = unprompted[:, :start].masked_fill(prompt_attention[live].bool(), mask_id)
-                unconditional = _block_logits(model, unprompted, kwargs, block, block_length)
+            if cfg_scale > 0:  # the same call without the prompt
+                without_prompt = torch.cat([unprompted[live], ids[live, start:]], dim=1)
+                unconditional = _block_logits(model, without_prompt, kwargs, block, block_length)
                 logits = unconditional + (1 + cfg_scale) * (logits - unconditional)
             confidence, tokens = logits.double().softmax(-1).max(-1)
             still_masked = ids[live][:, block] == mask_id

@@ -97,7 +97,10 @@ class TrialConfig:
     @property
     def trial_id(self) -> str:
         """Readable and unique per configuration: `masked-random-k0-same-r0-s0-1a2b3c`."""
-        identity = identity_without_later_defaults(self, LATER_FIELDS) | {"base": self.base.identity(), "eval": identity_without_later_defaults(self.eval, EVAL_LATER_FIELDS)}
+        identity = identity_without_later_defaults(self, LATER_FIELDS) | {
+            "base": self.base.identity(),
+            "eval": identity_without_later_defaults(self.eval, EVAL_LATER_FIELDS),
+        }
         digest = hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:6]
         ratio = f"-{self.mask_ratio}" if self.mask_ratio is not None else ""
         return f"{self.method}{ratio}-k{self.paraphrases}-{self.order}-r{self.replay:g}-s{self.seed}-{digest}"
