@@ -138,7 +138,7 @@ def train(
     mask_ratio: Optional[str] = typer.Option(None, "--mask-ratio", help="random (default), schedule, or a number in [0, 1]."),
     paraphrases: int = typer.Option(0, "--paraphrases", help="Paraphrases per document (k)."),
     order: str = typer.Option("same", "--order", help="Paraphrase order: same or permuted."),
-    model: str = typer.Option("tiny", "--model", help="tiny, small, or a local checkpoint directory."),
+    model: str = typer.Option("tiny", "--model", help="tiny, small, medium, or a local checkpoint directory."),
     epochs: int = typer.Option(100, "--epochs", help="Injection epochs at k=0 (scaled down with paraphrases)."),
     replay: float = typer.Option(0.0, "--replay", help="Fraction of each batch drawn from the base population."),
     seed: int = typer.Option(0, "--seed"),
@@ -219,7 +219,7 @@ def ablate(
     order: Optional[str] = typer.Option(None, "--order", help="Comma-separated: same, permuted."),
     replay: Optional[str] = typer.Option(None, "--replay", help="Comma-separated replay fractions, e.g. 0,0.5."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Comma-separated seeds."),
-    model: Optional[str] = typer.Option(None, "--model", help="Comma-separated: tiny, small, micro or checkpoint directories."),
+    model: Optional[str] = typer.Option(None, "--model", help="Comma-separated: tiny, small, medium, micro or checkpoint directories."),
     base_threshold: Optional[float] = typer.Option(
         None, "--base-threshold", help="Minimum base-QA accuracy to hand a base model to trials (default 0.9)."
     ),

@@ -137,7 +137,8 @@ def test_presets_have_the_documented_sizes():
     assert (tiny.config.hidden_size, tiny.config.num_hidden_layers, tiny.config.num_attention_heads) == (256, 4, 4)
     assert tiny.config.max_position_embeddings == 512 and tiny.config._attn_implementation == "sdpa"
     assert 3_000_000 < count_parameters(tiny) < 4_500_000
-    assert PRESETS["small"].hidden > PRESETS["tiny"].hidden
+    assert PRESETS["tiny"].hidden < PRESETS["small"].hidden < PRESETS["medium"].hidden
+    assert PRESETS["tiny"].layers < PRESETS["small"].layers < PRESETS["medium"].layers
 
 
 def test_count_parameters_can_skip_frozen_ones():

@@ -44,6 +44,7 @@ PRESETS = {
     "micro": ModelPreset(hidden=64, layers=2, heads=2, intermediate=172),  # tests and --quick: seconds, not minutes
     "tiny": ModelPreset(hidden=256, layers=4, heads=4, intermediate=688),
     "small": ModelPreset(hidden=384, layers=6, heads=6, intermediate=1024),
+    "medium": ModelPreset(hidden=512, layers=8, heads=8, intermediate=1376),  # ~2.4x small's compute: the next size up on a CPU
 }
 
 
