@@ -136,15 +136,17 @@ def _diffuse_batch(
     for block_start in range(start, start + gen_length, block_length):
         block = torch.arange(block_start, block_start + block_length, device=device)
         for count in commits:
-            kwargs = {"attention_mask": attention[live]}
+            rows, kwargs = ids[live], {"attention_mask": attention[live]}
             if "position_ids" in accepts:
                 kwargs["position_ids"] = positions[live]
+            if cfg_scale > 0:  # the same rows without the prompt, in the same call (as LLaDA's generate)
+                rows = torch.cat([rows, torch.cat([unprompted[live], rows[:, start:]], dim=1)])
+                kwargs = {name: torch.cat([value, value]) for name, value in kwargs.items()}
             if "logits_to_keep" in accepts:
                 kwargs["logits_to_keep"] = block
-            logits = _block_logits(model, ids[live], kwargs, block, block_length)
-            if cfg_scale > 0:  # the same call without the prompt
-                without_prompt = torch.cat([unprompted[live], ids[live, start:]], dim=1)
-                unconditional = _block_logits(model, without_prompt, kwargs, block, block_length)
+            logits = _block_logits(model, rows, kwargs, block, block_length)
+            if cfg_scale > 0:
+                logits, unconditional = logits.chunk(2)
                 logits = unconditional + (1 + cfg_scale) * (logits - unconditional)
             confidence, tokens = logits.double().softmax(-1).max(-1)
             still_masked = ids[live][:, block] == mask_id
