@@ -144,7 +144,9 @@ def _diffuse_batch(
                 kwargs = {name: torch.cat([value, value]) for name, value in kwargs.items()}
             if "logits_to_keep" in accepts:
                 kwargs["logits_to_keep"] = block
-            logits = _block_logits(model, rows, kwargs, block, block_length)
+            logits = model(rows, **kwargs).logits
+            if logits.shape[1] != block_length:  # a model that cannot restrict its logits
+                logits = logits[:, block]
             if cfg_scale > 0:
                 logits, unconditional = logits.chunk(2)
                 logits = unconditional + (1 + cfg_scale) * (logits - unconditional)
@@ -158,13 +160,6 @@ def _diffuse_batch(
         if live.numel() == 0:
             break
     return ids[:, start:].tolist()
-
-
-def _block_logits(model, ids: torch.Tensor, kwargs: dict, block: torch.Tensor, block_length: int) -> torch.Tensor:
-    logits = model(ids, **kwargs).logits
-    if logits.shape[1] != block_length:  # a model that cannot restrict its logits
-        logits = logits[:, block]
-    return logits
 
 
 def _length_sorted_batches(prompts: Sequence[Sequence[int]], batch_size: int) -> Iterator[tuple[list[int], list[list[int]]]]:
