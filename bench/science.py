@@ -27,6 +27,7 @@ import polars as pl
 
 from maskft.ablate.report import PAPER_DATASETS, condition_means, trial_summary
 from maskft.ablate import store
+from maskft.ablate.status import unfinished_trials
 
 # A check's condition is these defaults overridden by its `where`: the protocol as
 # published (no replay, recovery chats in the base mixture, documents without paraphrases).
@@ -121,9 +122,14 @@ class Outcome:
 
 
 def load_studies(study_dirs: list[Path]) -> pl.DataFrame:
-    """Every study's rows, each trial once, with its base's `recovery_chats` (the one base
-    setting allowed to differ: that is the control)."""
+    """Every study's finished trials, each once, with its base's `recovery_chats` (the one
+    base setting allowed to differ: that is the control). A trial stopped or still running
+    would count a best point that is not final as a seed, so it is left out, with a note."""
     results = store.load_studies(study_dirs, may_differ=("recovery_chats",))
+    unfinished = sorted(set(results["trial_id"]) & set().union(*map(unfinished_trials, study_dirs)))
+    if unfinished:
+        print(f"note: {len(unfinished)} unfinished trial(s) left out: {', '.join(unfinished)}", file=sys.stderr)
+        results = results.filter(~pl.col("trial_id").is_in(unfinished))
     if results.filter(pl.col("population") == "inject").height == 0:
         raise ValueError(f"no results yet in {', '.join(map(str, study_dirs))}")
     return results

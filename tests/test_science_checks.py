@@ -202,3 +202,15 @@ def test_an_empty_study_is_an_error(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty")]) == 2
     assert "no results yet" in capsys.readouterr().err
+
+
+def test_a_trial_the_status_file_shows_unfinished_is_left_out_with_a_note(tmp_path, capsys):
+    frame = results(trial("ar", bwd=0.03, seed=0), trial("ar", bwd=0.5, seed=1))
+    study = write_study(tmp_path / "s", frame)
+    stopped = frame.filter(pl.col("seed") == 1)["trial_id"][0]
+    status = {"trials": {t: {"status": "stopped" if t == stopped else "done"} for t in set(frame["trial_id"])}}
+    (tmp_path / "s" / "status.json").write_text(json.dumps(status))
+    assert main([study]) == 0
+    captured = capsys.readouterr()
+    assert "PASS  namedesc  ar k=0 backward <= 0.10: 0.03 (1 seed)" in captured.out
+    assert f"1 unfinished trial(s) left out: {stopped}" in captured.err
