@@ -328,21 +328,26 @@ def plot_retention(results: pl.DataFrame, axes: list[str], path: Path) -> Path:
 # ---- the report --------------------------------------------------------------------------
 
 
-def resolve_results(source: Path | str | list | pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str], str]:
-    """The results frame, failed trials (id -> error) and a name for the source: a results
-    frame, a study directory, or several studies of one protocol read as one."""
+def resolve_results(source: Path | str | list | pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str], dict[str, str], str]:
+    """The results frame, failed trials (id -> error), unfinished trials (id -> status: their
+    cells are the best point so far) and a name for the source: a results frame, a study
+    directory, or several studies of one protocol read as one."""
+    from maskft.ablate.status import read_status
     from maskft.ablate.store import load_failures, load_studies
 
     if isinstance(source, pl.DataFrame):
-        results, failures, name = source, {}, "the given results"
+        results, failures, unfinished, name = source, {}, {}, "the given results"
     else:
         dirs = [Path(d) for d in (source if isinstance(source, list) else [source])]
         results = load_studies(dirs).drop("recovery_chats")
         failures = {trial: error for d in dirs for trial, error in load_failures(d).items()}
+        reported = set(results["trial_id"]) - set(failures)
+        unfinished = {trial: state["status"] for d in dirs for trial, state in read_status(d).get("trials", {}).items()
+                      if trial in reported and state.get("status") not in ("done", None)}
         name = ", ".join(map(str, dirs))
     if results.height == 0 or headline(results).height == 0:
         raise ValueError(f"no results yet in {name}")
-    return results, failures, name
+    return results, failures, unfinished, name
 
 
 def write_report(source: Path | str | list | pl.DataFrame, out_dir: Path | str | None = None) -> list[Path]:
@@ -353,7 +358,7 @@ def write_report(source: Path | str | list | pl.DataFrame, out_dir: Path | str |
         source = source[0]
     if out_dir is None and isinstance(source, (pl.DataFrame, list)):
         raise ValueError("--out is needed to report several studies (or a results frame)")
-    results, failures, name = resolve_results(source)
+    results, failures, unfinished, name = resolve_results(source)
     if out_dir is None:
         out_dir = Path(source) / "report"
     out = Path(out_dir)
@@ -408,6 +413,8 @@ def write_report(source: Path | str | list | pl.DataFrame, out_dir: Path | str |
         "(1/k documents reach 63% of A). \"—\": fewer than two evaluation points after the start.",
         fit_table(fit_frame(results, axes), axes),
         *(["## Failed trials", "\n".join(f"- `{t}`: {e}" for t, e in sorted(failures.items()))] if failures else []),
+        *(["## Unfinished trials", "Counted above at their best point so far (`maskft ablate --resume` finishes them):",
+           "\n".join(f"- `{t}`: {s}" for t, s in sorted(unfinished.items()))] if unfinished else []),
         "## Figures",
         *[f"![{p.stem}]({p.name})" for p in figures],
     ]

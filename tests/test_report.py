@@ -3,6 +3,7 @@ hand-made results frames (no training)."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -234,3 +235,12 @@ def test_fit_keeps_the_asymptote_an_accuracy_when_the_curve_is_still_linear():
     x = np.array([0.0, 100.0, 200.0, 400.0])
     fit = fit_saturating(x, 0.0015 * x)  # a straight line: unconstrained A would run off to infinity
     assert 0.0 <= fit.A <= 1.0
+
+
+def test_trials_the_status_file_shows_unfinished_are_listed(tmp_path):
+    make_results(GRID[:2]).write_parquet(tmp_path / "results.parquet")
+    trials = make_results(GRID[:2])["trial_id"].unique().sort().to_list()
+    status = {"trials": {trials[0]: {"status": "done"}, trials[1]: {"status": "stopped"}}}
+    (tmp_path / "status.json").write_text(json.dumps(status))
+    text = write_report(tmp_path)[0].read_text()
+    assert "## Unfinished trials" in text and f"- `{trials[1]}`: stopped" in text and f"`{trials[0]}`" not in text.split("## Unfinished trials")[1]
