@@ -50,6 +50,10 @@ class StudyListener:
     def stage(self, text: str) -> None:
         """Driver-side setup before trials start (base models being built, Ray starting)."""
 
+    def trial_restored(self, trial_id: str, rows: pl.DataFrame) -> None:
+        """On resume, right after `study_started`: a trial an earlier run finished, with its
+        result rows. Nothing reruns it; views count it done from the start."""
+
     def trial_started(self, trial_id: str) -> None:
         """A trial was scheduled on a worker (again, after a resume)."""
 
@@ -84,6 +88,9 @@ class Broadcast(StudyListener):
 
     def stage(self, text):
         self._emit("stage", text)
+
+    def trial_restored(self, trial_id, rows):
+        self._emit("trial_restored", trial_id, rows)
 
     def trial_started(self, trial_id):
         self._emit("trial_started", trial_id)

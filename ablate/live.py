@@ -115,6 +115,11 @@ class StudyState:
         base = accuracy_curves(results, population="base", split=None)
         row.retention = base["total"][-1] if base.height else None
 
+    def on_restored(self, trial_id: str, rows: pl.DataFrame) -> None:
+        """A trial finished by an earlier run: done, with its numbers, and no pace for the ETA."""
+        self.on_reported(trial_id, rows)
+        self.trial(trial_id).status = "done"
+
     def on_finished(self, trial_id: str, now: float) -> None:
         row = self.trial(trial_id)
         row.status, row.finished_at = "done", now
@@ -207,6 +212,8 @@ def plain_line(state: StudyState, trial_id: str, event: str, now: float) -> str:
         )
     elif event == "progress":
         detail = f"epoch {row.epoch}, step {row.step}/{row.total_steps}"
+    elif event == "restored":
+        detail = f"finished earlier · best fwd {_acc(row.best_forward)} bwd {_acc(row.best_backward)}"
     elif event == "finished":
         took = None if row.started_at is None else (row.finished_at or now) - row.started_at
         detail = f"done in {_duration(took)} · best fwd {_acc(row.best_forward)} bwd {_acc(row.best_backward)}"
@@ -282,6 +289,11 @@ class LiveView(StudyListener):
     def trial_reported(self, trial_id: str, rows: pl.DataFrame) -> None:
         self.state.on_reported(trial_id, rows)
         self._trial_line(trial_id, "reported")
+
+    @_safe
+    def trial_restored(self, trial_id: str, rows: pl.DataFrame) -> None:
+        self.state.on_restored(trial_id, rows)
+        self._trial_line(trial_id, "restored")
 
     @_safe
     def trial_finished(self, trial_id: str, summary: dict) -> None:

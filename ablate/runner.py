@@ -28,7 +28,7 @@ from ray import tune
 
 from maskft.ablate.events import Broadcast, StudyListener
 from maskft.ablate.spec import StudySpec
-from maskft.ablate.status import StatusFile
+from maskft.ablate.status import StatusFile, read_status
 from maskft.ablate.store import StudyStore, check_study_dir
 from maskft.datasets.registry import resolve_dataset
 from maskft.datasets.schema import DataError
@@ -67,6 +67,8 @@ def run_study(spec: StudySpec, listener: StudyListener | None = None) -> dict:
         store = StudyStore(spec)
         listener = Broadcast([listener, StatusFile(store.dir)])  # status.json: what `maskft tui` watches
         listener.study_started(spec, trials)
+        if spec.resume:
+            _restore_finished(store, trials, listener)
         session = _Session(store, listener)
         try:
             refused = _build_bases(spec, trials, datasets, listener)
@@ -87,6 +89,16 @@ def run_study(spec: StudySpec, listener: StudyListener | None = None) -> dict:
             ray.shutdown()
     listener.study_finished(summary)
     return summary
+
+
+def _restore_finished(store: StudyStore, trials: list[TrialConfig], listener: StudyListener) -> None:
+    """Tell the views which trials an earlier run finished (the status file says so; Ray's
+    restore skips them silently), so a resumed study counts them done from the start."""
+    statuses = read_status(store.dir).get("trials", {})
+    for trial in trials:
+        points = store.points.get(trial.trial_id)
+        if points and statuses.get(trial.trial_id, {}).get("status") == "done":
+            listener.trial_restored(trial.trial_id, pl.concat(points))
 
 
 # ---- validation before anything starts ------------------------------------------------

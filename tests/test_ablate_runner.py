@@ -40,6 +40,9 @@ class Recorder(StudyListener):
     def trial_finished(self, trial_id, summary):
         self.events.append(("finished", trial_id, summary["trial_id"]))
 
+    def trial_restored(self, trial_id, rows):
+        self.events.append(("restored", trial_id, rows.height))
+
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> Path:
@@ -115,9 +118,13 @@ def test_resuming_a_finished_study_reruns_nothing(study):
     spec, _, _ = study
     results = spec.study_dir / "results.parquet"
     before = results.stat().st_mtime_ns
-    summary = run_study(StudySpec.from_cli(storage=spec.storage, name=spec.name, resume=True))
+    recorder = Recorder()
+    summary = run_study(StudySpec.from_cli(storage=spec.storage, name=spec.name, resume=True), recorder)
     assert summary["started_this_run"] == [] and summary["finished"] == 2
     assert results.stat().st_mtime_ns == before
+    per_trial = load_results(spec.study_dir).group_by("trial_id").len()
+    assert sorted(e[1:] for e in recorder.events) == sorted(per_trial.rows())  # both shown done, with all their rows
+    assert all(e[0] == "restored" for e in recorder.events)
 
 
 CRASHING_STUDY = """

@@ -170,3 +170,13 @@ def test_terminal_mode_draws_the_table_and_leaves_it_on_screen():
     view.trial_finished(trial.trial_id, {})
     view.study_finished({})
     assert not view.plain and "1/1 done" in console.export_text()
+
+
+def test_a_trial_restored_on_resume_counts_done_with_its_numbers_and_no_pace():
+    out, clock = io.StringIO(), Clock()
+    view = LiveView(Console(file=out, width=100), clock=clock)
+    trials = [TrialConfig(method="ar"), TrialConfig(method="masked")]
+    view.study_started(None, trials)
+    view.trial_restored(trials[0].trial_id, make_results(trials[0].trial_id, 1, {"forward": 0.5, "backward": 0.25}, {"forward": 0.5, "backward": 0.25}))
+    assert out.getvalue().splitlines()[-1] == "[1/2 done, 0 failed, ETA —] ar: finished earlier · best fwd 0.500 bwd 0.250"
+    assert view.state.eta_s(clock.now) is None
