@@ -332,7 +332,7 @@ def resolve_results(source: Path | str | list | pl.DataFrame) -> tuple[pl.DataFr
     """The results frame, failed trials (id -> error), unfinished trials (id -> status: their
     cells are the best point so far) and a name for the source: a results frame, a study
     directory, or several studies of one protocol read as one."""
-    from maskft.ablate.status import read_status
+    from maskft.ablate.status import unfinished_trials
     from maskft.ablate.store import load_failures, load_studies
 
     if isinstance(source, pl.DataFrame):
@@ -342,8 +342,7 @@ def resolve_results(source: Path | str | list | pl.DataFrame) -> tuple[pl.DataFr
         results = load_studies(dirs).drop("recovery_chats")
         failures = {trial: error for d in dirs for trial, error in load_failures(d).items()}
         reported = set(results["trial_id"]) - set(failures)
-        unfinished = {trial: state["status"] for d in dirs for trial, state in read_status(d).get("trials", {}).items()
-                      if trial in reported and state.get("status") not in ("done", None)}
+        unfinished = {trial: status for d in dirs for trial, status in unfinished_trials(d).items() if trial in reported}
         name = ", ".join(map(str, dirs))
     if results.height == 0 or headline(results).height == 0:
         raise ValueError(f"no results yet in {name}")

@@ -40,11 +40,11 @@ def read_status(study_dir: str | Path) -> dict:
         return {}
 
 
-def unfinished_trials(study_dir: str | Path) -> set[str]:
-    """Trials the status file shows as not done (stopped, failed, running, pending): their
-    best point so far is not their result. Empty for studies without a status file."""
+def unfinished_trials(study_dir: str | Path) -> dict[str, str]:
+    """Trials the status file shows as not done (id -> stopped, failed, running, pending):
+    their best point so far is not their result. Empty for studies without a status file."""
     trials = read_status(study_dir).get("trials", {})
-    return {trial_id for trial_id, trial in trials.items() if trial.get("status") != "done"}
+    return {trial_id: trial.get("status", "?") for trial_id, trial in trials.items() if trial.get("status") != "done"}
 
 
 _safe = never_raises("status file")
