@@ -11,7 +11,7 @@ study can be resumed and reported exactly as it was run. The TOML layout:
                  method_mask_ratios (per-method mask ratios replacing `mask_ratios` for that method,
                  e.g. { "random-token" = ["1"] }: the paper's control corrupts every token)
     [trial]      epochs, lr, lr_schedule, batch_size, eval_points, retention_questions, max_questions, document_format,
-                 dllm_document_format
+                 dllm_document_format, mask_spans
     [base]       BaseConfig fields          [eval]  EvalConfig fields
     [resources]  address, cpus_per_trial, gpus_per_trial, max_concurrent
 """
@@ -33,12 +33,13 @@ from maskft.datasets.schema import ORDERS
 from maskft.trainers.base_stage import BaseConfig
 from maskft.trainers.evaluation import EvalConfig
 from maskft.trainers.models import PRESETS, is_checkpoint
-from maskft.trainers.objectives import METHODS, MaskRatio
-from maskft.trainers.trial import MASKED_METHODS, TrialConfig
+from maskft.trainers.objectives import METHODS, MaskRatio, check_mask_spans
+from maskft.trainers.trial import CORRUPTING_METHODS, MASKED_METHODS, TrialConfig
 
 AXES = ("datasets", "methods", "mask_ratios", "paraphrases", "orders", "replays", "seeds", "models")
 TRIAL_SETTINGS = (
     "epochs", "lr", "lr_schedule", "batch_size", "eval_points", "retention_questions", "max_questions", "document_format", "dllm_document_format",
+    "mask_spans",
 )
 RESOURCES = ("address", "cpus_per_trial", "gpus_per_trial", "max_concurrent")
 PRESET_FILES = {"default": "default.toml", "quick": "quick.toml"}
@@ -69,6 +70,7 @@ class StudySpec:
     max_questions: int | None = None
     document_format: str = "chat"
     dllm_document_format: str = "plain"
+    mask_spans: str = "tokens"
     base: BaseConfig = field(default_factory=BaseConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     # where and how
@@ -90,6 +92,7 @@ class StudySpec:
         for method in self.methods:
             if method not in METHODS:
                 raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+        check_mask_spans(self.mask_spans)
         for order in self.orders:
             if order not in ORDERS:
                 raise ValueError(f"unknown paraphrase order {order!r}; choose from {', '.join(ORDERS)}")
@@ -134,16 +137,19 @@ class StudySpec:
 
     def trials(self) -> list[TrialConfig]:
         """The grid without meaningless repeats: a mask ratio only for masked methods
-        (`ar`/`ar-reverse` get one trial with mask_ratio None) and an order only when
-        there are paraphrases (k = 0 gets one trial, order "same")."""
+        (`ar`/`ar-reverse` get one trial with mask_ratio None), an order only when
+        there are paraphrases (k = 0 gets one trial, order "same") and `mask_spans` only
+        for the methods that show a corrupted prompt."""
         fixed = {name: getattr(self, name) for name in TRIAL_SETTINGS} | {"base": self.base, "eval": self.eval}
+        spans = fixed.pop("mask_spans")
         trials: dict[str, TrialConfig] = {}
         other_axes = [a for a in AXES if a != "mask_ratios"]
         for dataset, method, k, order, replay, seed, model in itertools.product(*(getattr(self, a) for a in other_axes)):
             for ratio in self.method_mask_ratios.get(method, self.mask_ratios):
                 trial = TrialConfig(
                     dataset=dataset, method=method, mask_ratio=ratio if method in MASKED_METHODS else None,
-                    paraphrases=k, order=order if k > 0 else "same", replay=replay, seed=seed, model=model, **fixed,
+                    paraphrases=k, order=order if k > 0 else "same", replay=replay, seed=seed, model=model,
+                    mask_spans=spans if method in CORRUPTING_METHODS else "tokens", **fixed,
                 )
                 trials.setdefault(trial.trial_id, trial)
         return list(trials.values())

@@ -150,6 +150,7 @@ def train(
     max_questions: Optional[int] = typer.Option(None, "--max-questions", help="Evaluate a stratified sample of inject questions."),
     document_format: str = typer.Option("chat", "--document-format", help="ar documents: chat or plain."),
     dllm_document_format: str = typer.Option("plain", "--dllm-document-format", help="dllm documents: plain (MDLM text) or chat."),
+    mask_spans: str = typer.Option("tokens", "--mask-spans", help="masked, random-token: tokens (one corrupted token per token, the paper's) or merged (one per run)."),
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", help="Answer budget in tokens (AR and dLLM; a multiple of 4). Passage answers on bio and wiki need 72."),
     cfg_scale: float = typer.Option(0.0, "--cfg-scale", help="dLLM decoding: LLaDA's classifier-free guidance (0 = none, the paper's; twice the evaluation time)."),
     base_epochs: Optional[int] = typer.Option(None, "--base-epochs", help="AR base-stage epochs at most (default 120; it stops once base QA reaches the target)."),
@@ -180,7 +181,7 @@ def train(
             dataset=dataset, method=method, mask_ratio=mask_ratio, paraphrases=paraphrases, order=order, replay=replay,
             model=model, seed=seed, epochs=epochs, lr=lr, lr_schedule=lr_schedule, batch_size=batch_size, eval_points=eval_points,
             max_questions=max_questions, document_format=document_format,
-            dllm_document_format=dllm_document_format, trust_remote_code=trust_remote_code, base=base,
+            dllm_document_format=dllm_document_format, mask_spans=mask_spans, trust_remote_code=trust_remote_code, base=base,
             eval=EvalConfig(max_new_tokens=max_new_tokens, gen_length=max_new_tokens, cfg_scale=cfg_scale),
         )
         check_data(config)

@@ -139,11 +139,13 @@ class ChatFormat:
     def recovery_chat(self, masked_ids: Sequence[int], document_ids: Sequence[int]) -> tuple[list[int], list[int]]:
         """Masked fine-tuning: masked document + instruction -> RECOVER_PREFIX + document.
 
-        Loss covers the original document and the end of turn, not RECOVER_PREFIX.
+        Loss covers the original document and the end of turn, not RECOVER_PREFIX. The masked
+        copy is as long as the document (the paper's one-for-one masking) or shorter (runs of
+        masks merged), never longer.
         """
-        if len(masked_ids) != len(document_ids):
+        if len(masked_ids) > len(document_ids):
             raise ValueError(
-                f"masked document has {len(masked_ids)} tokens, original {len(document_ids)}: masking is one-for-one"
+                f"masked document has {len(masked_ids)} tokens, original {len(document_ids)}: masking never adds tokens"
             )
         prefix = self._recover_prefix_ids
         loss_mask = [False] * len(prefix) + [True] * len(document_ids)

@@ -59,6 +59,16 @@ def test_method_mask_ratios_replace_the_axis_for_that_method_only(tmp_path):
     ]
 
 
+def test_merged_mask_spans_reach_only_the_methods_that_show_a_corrupted_prompt(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[grid]\nmethods = ["ar", "masked", "random-token", "dllm"]\n[trial]\nmask_spans = "merged"\n')
+    spans = {t.method: t.mask_spans for t in StudySpec.from_cli(path).trials()}
+    assert spans == {"ar": "tokens", "masked": "merged", "random-token": "merged", "dllm": "tokens"}
+    path.write_text('[trial]\nmask_spans = "runs"\n')
+    with pytest.raises(ValueError, match="mask spans must be one of tokens, merged, got 'runs'"):
+        StudySpec.from_cli(path)
+
+
 @pytest.mark.parametrize(
     ("table", "message"),
     [('ar = ["1"]', "'ar' takes no mask ratio"), ('masked = []', "non-empty list"), ('masked = ["2"]', "mask ratio")],

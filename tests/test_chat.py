@@ -106,9 +106,12 @@ def test_recovery_chat_is_the_papers_masked_layout(tok, fmt):
     assert [t for t in labels if t != IGNORE_INDEX] == [*document, fmt.eot_id]  # not the recover prefix
 
 
-def test_recovery_chat_masks_one_for_one(fmt):
-    with pytest.raises(ValueError, match="one-for-one"):
-        fmt.recovery_chat([fmt.mask_id], fmt.encode("Alice Whitlock"))
+def test_recovery_chat_never_shows_more_tokens_than_the_document(fmt):
+    document = fmt.encode("Alice Whitlock")
+    with pytest.raises(ValueError, match="masking never adds tokens"):
+        fmt.recovery_chat([fmt.mask_id] * (len(document) + 1), document)
+    input_ids, labels = fmt.recovery_chat([fmt.mask_id], document)  # a merged run of masks
+    assert [t for t in labels if t != IGNORE_INDEX] == [*document, fmt.eot_id]
 
 
 def test_fact_chat_asks_for_a_fact(tok, fmt):

@@ -117,6 +117,7 @@ def test_score_of_a_missing_column_is_a_one_line_error(tmp_path, monkeypatch, ca
         (["--method", "ar", "--dataset", "nope"], "unknown dataset 'nope'"),
         (["--method", "ar", "--answer-style", "essay"], "answer_style must be one of short, passage"),
         (["--method", "ar", "--max-new-tokens", "30"], "not a multiple of block_length 4"),
+        (["--method", "ar", "--mask-spans", "merged"], "applies to masked and random-token only"),
     ],
 )
 def test_train_rejects_bad_input_before_any_work(tmp_path, monkeypatch, capsys, args, fragment):

@@ -19,6 +19,7 @@ from maskft.trainers.objectives import (
     causal_loss,
     diffusion_loss,
     make_objective,
+    merge_corrupted_runs,
     reverse_preserving_entities,
     sample_mask,
     special_token_ids,
@@ -116,6 +117,33 @@ def test_random_token_control_replaces_masked_tokens_with_random_non_special_ids
     shown = batch["input_ids"][0, 3 : 3 + len(doc)]
     assert set(shown.tolist()) == {NL, *range(8, VOCAB)}  # every ordinary id, no special one
     assert batch["labels"][0, -len(doc) - 1 : -1].tolist() == doc
+
+
+def test_merged_mask_spans_show_each_run_of_masks_as_one_and_keep_the_target_whole():
+    batch = objective("masked", 1.0, mask_spans="merged").build_batch([DOC])
+    assert batch["input_ids"].tolist() == [[BOS, USER, NL, MASK, NL, 12, 13, EOT, ASSISTANT, NL, 14, 15, NL, 20, 21, 22, EOT]]
+    assert batch["labels"][0].tolist()[-4:] == [20, 21, 22, EOT]
+
+
+def test_merging_cuts_every_corrupted_run_to_its_first_token_and_keeps_the_rest():
+    tokens = torch.tensor([MASK, MASK, 21, MASK, 23, 24, MASK, MASK, MASK])
+    corrupted = tokens == MASK
+    assert merge_corrupted_runs(tokens, corrupted).tolist() == [MASK, 21, MASK, 23, 24, MASK]
+    assert merge_corrupted_runs(tokens[2:3], corrupted[2:3]).tolist() == [21]
+
+
+def test_merged_random_token_control_shows_one_random_token_per_run():
+    ids = objective("random-token", 1.0, mask_spans="merged").build_batch([[20] * 50], generator=seeded())["input_ids"][0]
+    assert ids[:3].tolist() == [BOS, USER, NL] and ids[4:7].tolist() == [NL, 12, 13]
+    assert ids[3].item() in range(8, VOCAB)
+
+
+def test_mask_spans_are_checked_and_apply_only_to_corrupted_prompts():
+    with pytest.raises(ValueError, match="mask spans must be one of tokens, merged, got 'spans'"):
+        objective("masked", mask_spans="spans")
+    for method in ("ar", "dllm"):
+        with pytest.raises(ValueError, match=f"apply to masked and random-token only, not '{method}'"):
+            objective(method, mask_spans="merged")
 
 
 @pytest.fixture(scope="module")

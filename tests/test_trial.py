@@ -107,12 +107,19 @@ def test_a_tokenizer_larger_than_the_model_is_refused(tmp_path, dataset_dir, che
         ("model", "/no/such/checkpoint", "neither a preset"),
         ("dllm_document_format", "raw", "dllm_document_format must be one of chat, plain, got 'raw'"),
         ("lr_schedule", "linear", "lr_schedule must be one of constant, cosine, got 'linear'"),
+        ("mask_spans", "runs", "mask_spans must be one of tokens, merged, got 'runs'"),
     ],
 )
 def test_bad_trial_settings_are_one_line_errors(field, value, message):
     settings = {"method": "masked", field: value}
     with pytest.raises(ValueError, match=message):
         TrialConfig(**settings)
+
+
+def test_merged_mask_spans_are_for_the_corrupted_prompt_methods_only():
+    assert TrialConfig(method="random-token", mask_spans="merged").mask_spans == "merged"
+    with pytest.raises(ValueError, match="mask_spans 'merged' applies to masked and random-token only, not 'dllm'"):
+        TrialConfig(method="dllm", mask_spans="merged")
 
 
 def test_ar_methods_take_no_mask_ratio_and_masked_ones_default_to_random():
@@ -127,6 +134,8 @@ def test_trial_ids_made_before_a_setting_existed_stay_valid_at_its_default():
     # from the code before it)
     assert TrialConfig(method="dllm").trial_id == "dllm-random-k0-same-r0-s0-eadab9"
     assert TrialConfig(method="dllm", dllm_document_format="chat").trial_id != "dllm-random-k0-same-r0-s0-eadab9"
+    masked = TrialConfig(method="masked").trial_id
+    assert masked == TrialConfig(method="masked", mask_spans="tokens").trial_id != TrialConfig(method="masked", mask_spans="merged").trial_id
     assert TrialConfig(method="dllm", eval=EvalConfig(cfg_scale=0.0)).trial_id == "dllm-random-k0-same-r0-s0-eadab9"
     assert TrialConfig(method="dllm", eval=EvalConfig(cfg_scale=1.0)).trial_id != "dllm-random-k0-same-r0-s0-eadab9"
 

@@ -31,6 +31,7 @@ from maskft.trainers.models import is_bidirectional
 
 METHODS = ("ar", "masked", "random-token", "dllm", "ar-reverse")
 DOCUMENT_FORMATS = ("chat", "plain")
+MASK_SPANS = ("tokens", "merged")  # how a masked prompt shows a run of corrupted tokens: one each (the paper) or one per run
 MASK_RATIO_RANGE = (0.05, 0.95)  # the paper's U(0.05, 0.95) and the schedule's end points
 ANSWER_SEPARATOR = "\n"
 RECOVER_ANSWER_INSTRUCTION = "\nReturn the recovered masked answer."
@@ -89,6 +90,18 @@ def sample_mask(maskable: torch.Tensor, t: float, generator: torch.Generator | N
     return maskable & (torch.rand(maskable.shape, generator=generator) < t)
 
 
+def merge_corrupted_runs(tokens: torch.Tensor, corrupted: torch.Tensor) -> torch.Tensor:
+    """`tokens` with every run of corrupted positions cut to its first token.
+
+    The paper corrupts one-for-one, so a masked prompt shows how many tokens are missing
+    and where: the layout of the document is readable off the mask positions even when
+    every word of it is hidden. With runs merged, a prompt that keeps only the name must
+    be reconstructed from what is known about that name (README, "Merged mask runs")."""
+    follows_corrupted = torch.zeros_like(corrupted)
+    follows_corrupted[1:] = corrupted[:-1]
+    return tokens[~(corrupted & follows_corrupted)]
+
+
 # ---- padding and losses -------------------------------------------------------------------
 def pad_right(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
     width = max(len(row) for row in rows)
@@ -118,6 +131,11 @@ def diffusion_loss(logits: torch.Tensor, labels: torch.Tensor, t: torch.Tensor, 
     ce = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE_INDEX, reduction="none")
     per_sequence = ce.view(labels.shape).sum(dim=1) / t / num_maskable.clamp(min=1)
     return per_sequence.mean()
+
+
+def check_mask_spans(mask_spans: str) -> None:
+    if mask_spans not in MASK_SPANS:
+        raise ValueError(f"mask spans must be one of {', '.join(MASK_SPANS)}, got '{mask_spans}'")
 
 
 def check_document_format(document_format: str) -> None:
@@ -191,6 +209,7 @@ class MaskedObjective(Objective):
 
     One t per batch; each document (or answer) token is corrupted w.p. t, one-for-one,
     by `mask_id` or (`random_tokens`) by a uniformly drawn non-special vocabulary id.
+    `mask_spans = "merged"` shows each run of corrupted tokens as one (merge_corrupted_runs).
     """
 
     fmt: ChatFormat
@@ -198,8 +217,10 @@ class MaskedObjective(Objective):
     random_tokens: bool = False
     vocab_size: int = 0
     special_ids: frozenset[int] = frozenset()
+    mask_spans: str = "tokens"
 
     def __post_init__(self) -> None:
+        check_mask_spans(self.mask_spans)
         if self.random_tokens and len(self._allowed_ids) == 0:
             raise ValueError(f"random-token corruption needs non-special vocabulary ids, vocab_size is {self.vocab_size}")
 
@@ -216,7 +237,10 @@ class MaskedObjective(Objective):
         target = example.assistant if isinstance(example, ChatExample) else tuple(example)
         original = torch.tensor(target, dtype=torch.long)
         masked = sample_mask(torch.ones(len(target), dtype=torch.bool), t, generator)
-        corrupted = torch.where(masked, self._replacements(len(target), generator), original).tolist()
+        corrupted = torch.where(masked, self._replacements(len(target), generator), original)
+        if self.mask_spans == "merged":
+            corrupted = merge_corrupted_runs(corrupted, masked)
+        corrupted = corrupted.tolist()
         if not isinstance(example, ChatExample):
             return self.fmt.recovery_chat(corrupted, target)
         # masked SFT: loss only where the prompt copy was corrupted, not even on end of turn
@@ -368,12 +392,17 @@ def make_objective(
     vocab_size: int,
     *,
     document_format: str | None = None,
+    mask_spans: str = "tokens",
 ) -> Objective:
     """The objective for a method name; `mask_ratio` only for masked, random-token and dllm.
 
-    `document_format` None is the method's default: "chat" for ar, "plain" for dllm."""
+    `document_format` None is the method's default: "chat" for ar, "plain" for dllm.
+    `mask_spans` "merged" applies to masked and random-token only."""
     if method not in METHODS:
         raise ValueError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
+    check_mask_spans(mask_spans)
+    if mask_spans != "tokens" and method not in ("masked", "random-token"):
+        raise ValueError(f"mask spans '{mask_spans}' apply to masked and random-token only, not '{method}'")
     if method in ("ar", "ar-reverse"):
         if mask_ratio is not None:
             raise ValueError(f"method '{method}' takes no mask ratio, got '{mask_ratio}'")
@@ -381,4 +410,4 @@ def make_objective(
     ratio = MaskRatio("random" if mask_ratio is None else mask_ratio)
     if method == "dllm":
         return DiffusionObjective(fmt, ratio, document_format=document_format or "plain")
-    return MaskedObjective(fmt, ratio, method == "random-token", vocab_size, special_token_ids(fmt))
+    return MaskedObjective(fmt, ratio, method == "random-token", vocab_size, special_token_ids(fmt), mask_spans)

@@ -33,12 +33,13 @@ from maskft.trainers.base_stage import (
 from maskft.trainers.evaluation import EVAL_LATER_FIELDS, EvalConfig, aggregate, evaluate
 from maskft.trainers.loop import SCHEDULES, TrainConfig, TrainState, log_spaced_epochs, scaled_epochs, train
 from maskft.trainers.models import PRESETS, is_checkpoint, load_model
-from maskft.trainers.objectives import DOCUMENT_FORMATS, METHODS, MaskRatio, Objective, make_objective
+from maskft.trainers.objectives import DOCUMENT_FORMATS, MASK_SPANS, METHODS, MaskRatio, Objective, make_objective
 from maskft.trainers.results import conform, headline
 
 Event = Callable[[str, Any], None]
 MASKED_METHODS = ("masked", "random-token", "dllm")  # methods that take a mask ratio
-LATER_FIELDS = {"dllm_document_format": "plain", "lr_schedule": "constant"}  # added after studies existed: left out of trial ids at their defaults
+CORRUPTING_METHODS = ("masked", "random-token")  # methods that show a corrupted copy in the prompt (mask_spans)
+LATER_FIELDS = {"dllm_document_format": "plain", "lr_schedule": "constant", "mask_spans": "tokens"}  # added after studies existed: left out of trial ids at their defaults
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class TrialConfig:
     max_questions: int | None = None  # subsample the inject questions (quick runs)
     document_format: str = "chat"  # ar: "Tell me a fact." chat (paper v6) or "plain" BOS doc EOS
     dllm_document_format: str = "plain"  # dllm: "plain" (MDLM text) or "chat" (documents as chat answers)
+    mask_spans: str = "tokens"  # masked, random-token: a corrupted token per token (the paper) or "merged" runs
     trust_remote_code: bool = False
     base: BaseConfig = field(default_factory=BaseConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -93,6 +95,10 @@ class TrialConfig:
         for name in ("document_format", "dllm_document_format"):
             if getattr(self, name) not in DOCUMENT_FORMATS:
                 raise ValueError(f"{name} must be one of {', '.join(DOCUMENT_FORMATS)}, got {getattr(self, name)!r}")
+        if self.mask_spans not in MASK_SPANS:
+            raise ValueError(f"mask_spans must be one of {', '.join(MASK_SPANS)}, got {self.mask_spans!r}")
+        if self.mask_spans != "tokens" and self.method not in CORRUPTING_METHODS:
+            raise ValueError(f"mask_spans {self.mask_spans!r} applies to masked and random-token only, not {self.method!r}")
 
     @property
     def trial_id(self) -> str:
@@ -160,7 +166,8 @@ def prepare(config: TrialConfig, *, cache_dir: Path | None = None, on_event: Eve
     if len(fmt.tokenizer) > rows:
         raise ValueError(f"tokenizer in {checkpoint} has {len(fmt.tokenizer)} tokens but the model only {rows} embeddings")
     objective = make_objective(
-        config.method, config.mask_ratio, fmt, len(fmt.tokenizer), document_format=config.dllm_document_format if config.diffusion else config.document_format
+        config.method, config.mask_ratio, fmt, len(fmt.tokenizer), document_format=config.dllm_document_format if config.diffusion else config.document_format,
+        mask_spans=config.mask_spans,
     )
     examples = [
         fmt.encode(text)
