@@ -125,6 +125,13 @@ def test_merged_mask_spans_show_each_run_of_masks_as_one_and_keep_the_target_who
     assert batch["labels"][0].tolist()[-4:] == [20, 21, 22, EOT]
 
 
+def test_at_t0_merged_and_one_for_one_masking_train_on_identical_batches():
+    docs = [list(range(20, 36)), DOC, QA]
+    merged = objective("masked", 0, mask_spans="merged").build_batch(docs, generator=seeded())
+    tokens = objective("masked", 0).build_batch(docs, generator=seeded())
+    assert all(torch.equal(merged[key], tokens[key]) for key in tokens)
+
+
 def test_merging_cuts_every_corrupted_run_to_its_first_token_and_keeps_the_rest():
     tokens = torch.tensor([MASK, MASK, 21, MASK, 23, 24, MASK, MASK, MASK])
     corrupted = tokens == MASK
