@@ -65,7 +65,7 @@ def test_merged_mask_spans_reach_only_the_methods_that_show_a_corrupted_prompt(t
     spans = {t.method: t.mask_spans for t in StudySpec.from_cli(path).trials()}
     assert spans == {"ar": "tokens", "masked": "merged", "random-token": "merged", "dllm": "tokens"}
     path.write_text('[trial]\nmask_spans = "runs"\n')
-    with pytest.raises(ValueError, match="mask spans must be one of tokens, merged, got 'runs'"):
+    with pytest.raises(ValueError, match="mask_spans must be one of tokens, merged, got 'runs'"):
         StudySpec.from_cli(path)
 
 

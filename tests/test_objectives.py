@@ -146,10 +146,10 @@ def test_merged_random_token_control_shows_one_random_token_per_run():
 
 
 def test_mask_spans_are_checked_and_apply_only_to_corrupted_prompts():
-    with pytest.raises(ValueError, match="mask spans must be one of tokens, merged, got 'spans'"):
+    with pytest.raises(ValueError, match="mask_spans must be one of tokens, merged, got 'spans'"):
         objective("masked", mask_spans="spans")
     for method in ("ar", "dllm"):
-        with pytest.raises(ValueError, match=f"apply to masked and random-token only, not '{method}'"):
+        with pytest.raises(ValueError, match=f"applies to masked and random-token only, not '{method}'"):
             objective(method, mask_spans="merged")
 
 

@@ -135,7 +135,7 @@ def diffusion_loss(logits: torch.Tensor, labels: torch.Tensor, t: torch.Tensor, 
 
 def check_mask_spans(mask_spans: str) -> None:
     if mask_spans not in MASK_SPANS:
-        raise ValueError(f"mask spans must be one of {', '.join(MASK_SPANS)}, got '{mask_spans}'")
+        raise ValueError(f"mask_spans must be one of {', '.join(MASK_SPANS)}, got '{mask_spans}'")
 
 
 def check_document_format(document_format: str) -> None:
@@ -402,7 +402,7 @@ def make_objective(
         raise ValueError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
     check_mask_spans(mask_spans)
     if mask_spans != "tokens" and method not in ("masked", "random-token"):
-        raise ValueError(f"mask spans '{mask_spans}' apply to masked and random-token only, not '{method}'")
+        raise ValueError(f"mask_spans '{mask_spans}' applies to masked and random-token only, not '{method}'")
     if method in ("ar", "ar-reverse"):
         if mask_ratio is not None:
             raise ValueError(f"method '{method}' takes no mask ratio, got '{mask_ratio}'")

@@ -33,7 +33,7 @@ from maskft.trainers.base_stage import (
 from maskft.trainers.evaluation import EVAL_LATER_FIELDS, EvalConfig, aggregate, evaluate
 from maskft.trainers.loop import SCHEDULES, TrainConfig, TrainState, log_spaced_epochs, scaled_epochs, train
 from maskft.trainers.models import PRESETS, is_checkpoint, load_model
-from maskft.trainers.objectives import DOCUMENT_FORMATS, MASK_SPANS, METHODS, MaskRatio, Objective, make_objective
+from maskft.trainers.objectives import DOCUMENT_FORMATS, METHODS, MaskRatio, Objective, check_mask_spans, make_objective
 from maskft.trainers.results import conform, headline
 
 Event = Callable[[str, Any], None]
@@ -95,8 +95,7 @@ class TrialConfig:
         for name in ("document_format", "dllm_document_format"):
             if getattr(self, name) not in DOCUMENT_FORMATS:
                 raise ValueError(f"{name} must be one of {', '.join(DOCUMENT_FORMATS)}, got {getattr(self, name)!r}")
-        if self.mask_spans not in MASK_SPANS:
-            raise ValueError(f"mask_spans must be one of {', '.join(MASK_SPANS)}, got {self.mask_spans!r}")
+        check_mask_spans(self.mask_spans)
         if self.mask_spans != "tokens" and self.method not in CORRUPTING_METHODS:
             raise ValueError(f"mask_spans {self.mask_spans!r} applies to masked and random-token only, not {self.method!r}")
 
