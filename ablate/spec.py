@@ -33,8 +33,8 @@ from maskft.datasets.schema import ORDERS
 from maskft.trainers.base_stage import BaseConfig
 from maskft.trainers.evaluation import EvalConfig
 from maskft.trainers.models import PRESETS, is_checkpoint
-from maskft.trainers.objectives import METHODS, MaskRatio, check_mask_spans
-from maskft.trainers.trial import CORRUPTING_METHODS, MASKED_METHODS, TrialConfig
+from maskft.trainers.objectives import CORRUPTING_METHODS, METHODS, MaskRatio, check_mask_spans
+from maskft.trainers.trial import MASKED_METHODS, TrialConfig
 
 AXES = ("datasets", "methods", "mask_ratios", "paraphrases", "orders", "replays", "seeds", "models")
 TRIAL_SETTINGS = (

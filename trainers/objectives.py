@@ -32,6 +32,7 @@ from maskft.trainers.models import is_bidirectional
 METHODS = ("ar", "masked", "random-token", "dllm", "ar-reverse")
 DOCUMENT_FORMATS = ("chat", "plain")
 MASK_SPANS = ("tokens", "merged")  # how a masked prompt shows a run of corrupted tokens: one each (the paper) or one per run
+CORRUPTING_METHODS = ("masked", "random-token")  # the methods that show a corrupted copy in the prompt (mask_spans)
 MASK_RATIO_RANGE = (0.05, 0.95)  # the paper's U(0.05, 0.95) and the schedule's end points
 ANSWER_SEPARATOR = "\n"
 RECOVER_ANSWER_INSTRUCTION = "\nReturn the recovered masked answer."
@@ -401,7 +402,7 @@ def make_objective(
     if method not in METHODS:
         raise ValueError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
     check_mask_spans(mask_spans)
-    if mask_spans != "tokens" and method not in ("masked", "random-token"):
+    if mask_spans != "tokens" and method not in CORRUPTING_METHODS:
         raise ValueError(f"mask_spans '{mask_spans}' applies to masked and random-token only, not '{method}'")
     if method in ("ar", "ar-reverse"):
         if mask_ratio is not None:

@@ -33,12 +33,19 @@ from maskft.trainers.base_stage import (
 from maskft.trainers.evaluation import EVAL_LATER_FIELDS, EvalConfig, aggregate, evaluate
 from maskft.trainers.loop import SCHEDULES, TrainConfig, TrainState, log_spaced_epochs, scaled_epochs, train
 from maskft.trainers.models import PRESETS, is_checkpoint, load_model
-from maskft.trainers.objectives import DOCUMENT_FORMATS, METHODS, MaskRatio, Objective, check_mask_spans, make_objective
+from maskft.trainers.objectives import (
+    CORRUPTING_METHODS,
+    DOCUMENT_FORMATS,
+    METHODS,
+    MaskRatio,
+    Objective,
+    check_mask_spans,
+    make_objective,
+)
 from maskft.trainers.results import conform, headline
 
 Event = Callable[[str, Any], None]
 MASKED_METHODS = ("masked", "random-token", "dllm")  # methods that take a mask ratio
-CORRUPTING_METHODS = ("masked", "random-token")  # methods that show a corrupted copy in the prompt (mask_spans)
 LATER_FIELDS = {"dllm_document_format": "plain", "lr_schedule": "constant", "mask_spans": "tokens"}  # added after studies existed: left out of trial ids at their defaults
 
 
