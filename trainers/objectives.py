@@ -134,9 +134,12 @@ def diffusion_loss(logits: torch.Tensor, labels: torch.Tensor, t: torch.Tensor, 
     return per_sequence.mean()
 
 
-def check_mask_spans(mask_spans: str) -> None:
+def check_mask_spans(mask_spans: str, method: str | None = None) -> None:
+    """A known value, and (given a method) "merged" only where a corrupted prompt is shown."""
     if mask_spans not in MASK_SPANS:
         raise ValueError(f"mask_spans must be one of {', '.join(MASK_SPANS)}, got '{mask_spans}'")
+    if method is not None and mask_spans != "tokens" and method not in CORRUPTING_METHODS:
+        raise ValueError(f"mask_spans '{mask_spans}' applies to masked and random-token only, not '{method}'")
 
 
 def check_document_format(document_format: str) -> None:
@@ -401,9 +404,7 @@ def make_objective(
     `mask_spans` "merged" applies to masked and random-token only."""
     if method not in METHODS:
         raise ValueError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
-    check_mask_spans(mask_spans)
-    if mask_spans != "tokens" and method not in CORRUPTING_METHODS:
-        raise ValueError(f"mask_spans '{mask_spans}' applies to masked and random-token only, not '{method}'")
+    check_mask_spans(mask_spans, method)
     if method in ("ar", "ar-reverse"):
         if mask_ratio is not None:
             raise ValueError(f"method '{method}' takes no mask ratio, got '{mask_ratio}'")

@@ -34,7 +34,6 @@ from maskft.trainers.evaluation import EVAL_LATER_FIELDS, EvalConfig, aggregate,
 from maskft.trainers.loop import SCHEDULES, TrainConfig, TrainState, log_spaced_epochs, scaled_epochs, train
 from maskft.trainers.models import PRESETS, is_checkpoint, load_model
 from maskft.trainers.objectives import (
-    CORRUPTING_METHODS,
     DOCUMENT_FORMATS,
     METHODS,
     MaskRatio,
@@ -102,9 +101,7 @@ class TrialConfig:
         for name in ("document_format", "dllm_document_format"):
             if getattr(self, name) not in DOCUMENT_FORMATS:
                 raise ValueError(f"{name} must be one of {', '.join(DOCUMENT_FORMATS)}, got {getattr(self, name)!r}")
-        check_mask_spans(self.mask_spans)
-        if self.mask_spans != "tokens" and self.method not in CORRUPTING_METHODS:
-            raise ValueError(f"mask_spans {self.mask_spans!r} applies to masked and random-token only, not {self.method!r}")
+        check_mask_spans(self.mask_spans, self.method)
 
     @property
     def trial_id(self) -> str:
