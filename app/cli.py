@@ -30,19 +30,36 @@ console = Console()
 
 
 # ---- data -------------------------------------------------------------------------------
+def parse_settings(items: list[str]) -> dict[str, str]:
+    """`KEY=VALUE` strings → a dict; a malformed or repeated key is a usage error."""
+    settings: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set takes KEY=VALUE, got {item!r}")
+        if key.strip() in settings:
+            raise UsageError(f"--set {key.strip()} given twice")
+        settings[key.strip()] = value.strip()
+    return settings
+
+
+
 @data_app.command("generate")
 def data_generate(
     dataset: str = typer.Option(..., "--dataset", help="Generator: namedesc, bio or wiki."),
     out: Path = typer.Option(..., "--out", help="Dataset directory to write (must not exist or be empty)."),
     seed: int = typer.Option(0, "--seed", help="Generator seed."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output directory."),
+    options: list[str] = typer.Option(
+        [], "--set", help="Generator option KEY=VALUE, repeatable (e.g. bio's n_inject=50, distinct_names=true)."
+    ),
 ) -> None:
     """Generate a dataset (base + inject populations, paraphrases, questions) into OUT."""
     from maskft.app.data_view import print_summary
     from maskft.datasets.registry import generate_to
 
     with usage_errors():
-        data = generate_to(dataset, out, seed=seed, force=force)
+        data = generate_to(dataset, out, seed=seed, force=force, options=parse_settings(options))
     console.print(f"[green]wrote[/] {out}")
     print_summary(console, data)
 

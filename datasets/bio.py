@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from maskft.datasets.pools import person_names
+from maskft.datasets.pools import MIDDLE_NAMES, MORE_MIDDLE_NAMES, distinct_part_names, person_names
 from maskft.datasets.schema import (
     DOCUMENT_SCHEMA,
     QUESTION_SCHEMA,
@@ -282,18 +282,23 @@ class Person:
         return {"name": self.name, "gender": self.gender, **{a: self.value(a) for a in ATTRIBUTES}}
 
 
-def generate(seed: int = 0, n_base: int = 240, n_inject: int = 100, n_paraphrases: int = 10) -> KnowledgeData:
+def generate(
+    seed: int = 0, n_base: int = 240, n_inject: int = 100, n_paraphrases: int = 10, distinct_names: bool = False
+) -> KnowledgeData:
     """Biographies, `n_paraphrases - 1` same-order and permuted paraphrases each, and questions.
 
     `n_paraphrases` counts the original, as the paper's paraphrase blocks (and namedesc,
-    wiki) do.
+    wiki) do. By default names come from small pools, so most injected people share a
+    first, middle or last name with another; `distinct_names` gives every injected person
+    name parts of their own (and draws middle names from a larger pool for everyone), which
+    is closer to the bioS data, whose pools hold hundreds of names per part.
     """
     if n_base < 0 or n_inject < 1:
         raise ValueError(f"bio needs n_base >= 0 and n_inject >= 1, got {n_base} and {n_inject}")
     if not 1 <= n_paraphrases <= MAX_PARAPHRASES + 1:
         raise ValueError(f"bio supports n_paraphrases 1..{MAX_PARAPHRASES + 1} (original included), got {n_paraphrases}")
     rng = random.Random(seed)
-    people, triples = _identifiable_people(rng, n_base, n_inject)
+    people, triples = _identifiable_people(rng, n_base, n_inject, distinct_names)
     documents = [row for person in people for row in _documents(rng, person, n_paraphrases - 1)]
     questions = []
     for population in ("base", "inject"):
@@ -303,19 +308,24 @@ def generate(seed: int = 0, n_base: int = 240, n_inject: int = 100, n_paraphrase
         name="bio",
         documents=pl.DataFrame(documents, schema=DOCUMENT_SCHEMA),
         questions=assign_splits(pl.DataFrame(questions, schema=QUESTION_SCHEMA)),
-        meta={"generator": "bio", "seed": seed, "n_base": n_base, "n_inject": n_inject, "n_paraphrases": n_paraphrases},
+        meta={
+            "generator": "bio", "seed": seed, "n_base": n_base, "n_inject": n_inject, "n_paraphrases": n_paraphrases,
+            "distinct_names": distinct_names,
+        },
     )
 
 
 # ---- people ---------------------------------------------------------------------------
-def _identifiable_people(rng: random.Random, n_base: int, n_inject: int) -> tuple[list[Person], dict[str, list[tuple]]]:
+def _identifiable_people(
+    rng: random.Random, n_base: int, n_inject: int, distinct_names: bool = False
+) -> tuple[list[Person], dict[str, list[tuple]]]:
     """People plus, per entity, the candidate triples no one else shares.
 
     Whoever has fewer than BACKWARD_PER_PERSON such triples gets new attributes (keeping
     their name) until everyone has enough; collisions are rare, so this ends in a round or two.
     """
     company_city = {company: rng.choice(CITIES) for company in COMPANIES}
-    names = person_names(rng, n_base + n_inject, middle=True)  # one draw: populations share no name
+    names = _names(rng, n_base, n_inject, distinct_names)
     people = [
         _sample_person(rng, company_city, f"bio-{pop}-{i:04d}", pop, name)
         for pop, offset, count in (("base", 0, n_base), ("inject", n_base, n_inject))
@@ -331,6 +341,20 @@ def _identifiable_people(rng: random.Random, n_base: int, n_inject: int) -> tupl
             p = people[i]
             people[i] = _sample_person(rng, company_city, p.entity_id, p.population, p.name)
     raise DataError(f"bio could not make {len(people)} people identifiable by attribute triples; use fewer")
+
+
+def _names(rng: random.Random, n_base: int, n_inject: int, distinct_names: bool) -> list[str]:
+    """Base names, then inject names; the populations never share a first + last pair."""
+    if not distinct_names:
+        return person_names(rng, n_base + n_inject, middle=True)  # one draw: populations share no name
+    try:
+        inject = distinct_part_names(rng, n_inject)
+    except ValueError as err:
+        raise DataError(f"bio distinct_names: {err}") from None
+    taken = {(n.split()[0], n.split()[-1]) for n in inject}
+    drawn = person_names(rng, n_base + n_inject, middle=True, middles=MIDDLE_NAMES + MORE_MIDDLE_NAMES)
+    base = [n for n in drawn if (n.split()[0], n.split()[-1]) not in taken][:n_base]
+    return base + inject
 
 
 def _sample_person(rng: random.Random, company_city: dict[str, str], entity_id: str, population: str, name: str) -> Person:

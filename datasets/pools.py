@@ -2,6 +2,8 @@
 
 Names are drawn as first + last (+ optional middle) combinations without replacement, so
 base and inject populations never share a full name, and no name is a prefix of another.
+`distinct_part_names` draws people who share no name part at all, as most people drawn from
+the bioS pools (hundreds of names per part) do.
 """
 
 from __future__ import annotations
@@ -42,12 +44,33 @@ Ellis Jude Lane Reed Rose June Grey Mae Quinn Blake Jay Kit Wren Sage Ray Lee Fa
 """.split()
 
 
-def person_names(rng: random.Random, n: int, middle: bool = False) -> list[str]:
-    """`n` distinct full names; with `middle`, three-part names like the bioS data."""
+# Only `distinct_part_names` uses these, so the default draws stay as they were.
+MORE_MIDDLE_NAMES = """
+Alan Anne Beau Bryn Cole Dale Drew Eve Finn Gale Glen Hope Hugh Ivy Jack Jane Joy Kay Kent Kurt
+Lyle Lynn Mark Max Neil Nell Noel Paul Pearl Rex Rhys Roy Ruth Sean Shane Skye Troy Wade Ward Zane
+Beth Carl Clare Dawn Dell Earl Eli Faith Gwen Hale Hart Jean Joan Kane Leigh Lou Luke Marc Maude
+Merle Neve Nash Opal Page Rae Reese Rhett Rue Ruby Seth Shaw Tess Tate Vance Vaughn Wynn Beck Bram
+Cash Clay Dane Dirk Ford Heath Jett Knox Lars Miles Nils Pierce Saul Tad Yves Abe Bess Cora Dov Eden
+Flynn Grant Hank Iris Jem Kyle Lorne Moss Nora Penn Reid Scott Todd Vale Wells
+""".split()
+
+
+def person_names(rng: random.Random, n: int, middle: bool = False, middles: list[str] = MIDDLE_NAMES) -> list[str]:
+    """`n` distinct full names; with `middle`, three-part names like the bioS data, their
+    middle name drawn from `middles`."""
     pool = [(f, l) for f in FIRST_NAMES for l in LAST_NAMES]
     if n > len(pool):
         raise ValueError(f"at most {len(pool)} distinct names, asked for {n}")
     picks = rng.sample(pool, n)
     if middle:
-        return [f"{f} {rng.choice(MIDDLE_NAMES)} {l}" for f, l in picks]
+        return [f"{f} {rng.choice(middles)} {l}" for f, l in picks]
     return [f"{f} {l}" for f, l in picks]
+
+
+def distinct_part_names(rng: random.Random, n: int) -> list[str]:
+    """`n` three-part names in which no first, middle or last name occurs twice."""
+    middles = MIDDLE_NAMES + MORE_MIDDLE_NAMES
+    limit = min(len(FIRST_NAMES), len(middles), len(LAST_NAMES))
+    if n > limit:
+        raise ValueError(f"at most {limit} names share no part, asked for {n}")
+    return [" ".join(parts) for parts in zip(rng.sample(FIRST_NAMES, n), rng.sample(middles, n), rng.sample(LAST_NAMES, n))]

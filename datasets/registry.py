@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import os
 import shutil
 import sys
@@ -72,14 +73,39 @@ def cache_path(name: str, seed: int = 0, cache_dir: Path | None = None) -> Path:
     return Path(cache_dir or default_cache_dir()) / "datasets" / f"{name}-seed{seed}-{source_hash(module)}"
 
 
-def generate(name: str, seed: int = 0) -> KnowledgeData:
-    """Run a built-in generator, recording what made the data in its meta."""
+def generate(name: str, seed: int = 0, options: dict[str, str] | None = None) -> KnowledgeData:
+    """Run a built-in generator, recording what made the data in its meta (each generator
+    records its own arguments). `options` are those arguments as strings (`maskft data
+    generate --set`)."""
     module = _generator_module(name)
-    data = module.generate(seed=seed)
+    kwargs = generator_options(module, options or {})
+    data = module.generate(seed=seed, **kwargs)
     if not isinstance(data, KnowledgeData):
         raise TypeError(f"{module.__name__}.generate returned {type(data).__name__}, not KnowledgeData")
     data.meta.update({"generator": name, "seed": seed, "source_hash": source_hash(module)})
     return data
+
+
+def generator_options(module: ModuleType, options: dict[str, str]) -> dict:
+    """Strings → the generator's keyword arguments, typed after their defaults."""
+    params = {k: p.default for k, p in inspect.signature(module.generate).parameters.items() if k != "seed"}
+    kwargs = {}
+    for key, text in options.items():
+        if key not in params:
+            raise DataError(f"{module.__name__.rsplit('.', 1)[-1]} has no option {key!r}: use {', '.join(params)}")
+        kwargs[key] = _parse_option(key, text, type(params[key]))
+    return kwargs
+
+
+def _parse_option(key: str, text: str, kind: type) -> object:
+    if kind is bool:
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise DataError(f"option {key} takes true or false, got {text!r}")
+        return text.lower() in ("true", "1")
+    try:
+        return kind(text)
+    except ValueError:
+        raise DataError(f"option {key} takes a{'n' if kind is int else ''} {kind.__name__}, got {text!r}") from None
 
 
 def resolve_dataset(spec: str, seed: int = 0, cache_dir: Path | None = None) -> KnowledgeData:
@@ -112,11 +138,11 @@ def write_dataset(data: KnowledgeData, out: Path, force: bool = False) -> Path:
     return _publish(data, Path(out), replace=True)
 
 
-def generate_to(name: str, out: Path, seed: int = 0, force: bool = False) -> KnowledgeData:
+def generate_to(name: str, out: Path, seed: int = 0, force: bool = False, options: dict[str, str] | None = None) -> KnowledgeData:
     """Generate a dataset into `out` (for `maskft data generate`); the data is generated
     before anything on disk is touched, so a failing generator leaves `out` as it was."""
     check_output_dir(out, force)
-    data = generate(name, seed)
+    data = generate(name, seed, options)
     write_dataset(data, out, force)
     return data
 

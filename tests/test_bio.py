@@ -60,6 +60,38 @@ def test_populations_share_no_name(facts):
     assert all(len(name.split()) == 3 for name in base | inject)
 
 
+def inject_names(data) -> list[str]:
+    originals = data.documents.filter((pl.col("order") == "original") & (pl.col("population") == "inject"))
+    return [json.loads(f)["name"] for f in originals["facts"]]
+
+
+def repeated_parts(names: list[str]) -> int:
+    return sum(len(names) - len({name.split()[i] for name in names}) for i in range(3))
+
+
+def test_distinct_names_give_every_injected_person_name_parts_of_their_own():
+    default = generate(seed=3, n_base=N_BASE, n_inject=40, n_paraphrases=2)
+    distinct = generate(seed=3, n_base=N_BASE, n_inject=40, n_paraphrases=2, distinct_names=True)
+    assert repeated_parts(inject_names(default)) > 0  # 18 middle names for 40 people
+    assert repeated_parts(inject_names(distinct)) == 0
+    assert distinct.meta["distinct_names"] is True and default.meta["distinct_names"] is False
+
+
+def test_distinct_names_keep_the_populations_apart():
+    data = generate(seed=4, n_base=60, n_inject=40, n_paraphrases=2, distinct_names=True)
+    originals = data.documents.filter(pl.col("order") == "original")
+    names = {row["population"]: set() for row in originals.iter_rows(named=True)}
+    for row in originals.iter_rows(named=True):
+        name = json.loads(row["facts"])["name"].split()
+        names[row["population"]].add((name[0], name[-1]))
+    assert len(names["base"]) == 60 and len(names["inject"]) == 40 and not names["base"] & names["inject"]
+
+
+def test_more_distinct_names_than_the_pools_hold_is_a_data_error():
+    with pytest.raises(DataError, match="distinct_names: at most 105 names share no part, asked for 106"):
+        generate(n_base=0, n_inject=106, n_paraphrases=1, distinct_names=True)
+
+
 @pytest.mark.parametrize("order", ["original", "same", "permuted"])
 def test_full_name_only_in_the_first_sentence(data, facts, order):
     for doc in documents(data, order):

@@ -50,6 +50,21 @@ def test_data_generate_refuses_a_non_empty_directory_and_leaves_it_alone(tmp_pat
     assert [p.name for p in target.iterdir()] == ["notes.txt"]
 
 
+def test_data_generate_passes_set_options_to_the_generator(tmp_path, monkeypatch, capsys):
+    args = ["--set", "n_base=4", "--set", "n_inject=3", "--set", "n_paraphrases=2", "--set", "distinct_names=true"]
+    code, _, err = maskft(monkeypatch, capsys, "data", "generate", "--dataset", "bio", *args, "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    meta = json.loads((tmp_path / "b" / "meta.json").read_text())
+    assert (meta["n_inject"], meta["distinct_names"]) == (3, True)
+
+
+@pytest.mark.parametrize(("setting", "fragment"), [("distinct_names", "KEY=VALUE"), ("size=3", "no option 'size'")])
+def test_data_generate_bad_set_option_is_a_one_line_error(tmp_path, monkeypatch, capsys, setting, fragment):
+    code, _, err = maskft(monkeypatch, capsys, "data", "generate", "--dataset", "bio", "--set", setting, "--out", str(tmp_path / "b"))
+    assert_one_line_error(code, err, fragment)
+    assert not (tmp_path / "b").exists()
+
+
 def test_unknown_dataset_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     code, _, err = maskft(monkeypatch, capsys, "data", "generate", "--dataset", "imdb", "--out", str(tmp_path / "x"))
     assert_one_line_error(code, err, "unknown generator 'imdb'")

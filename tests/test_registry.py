@@ -22,11 +22,13 @@ import polars as pl
 from maskft.datasets.schema import KnowledgeData
 
 CALLS = []
+OPTIONS = []
 FAIL = False
 
 
-def generate(seed=0):
+def generate(seed=0, size=1, loud=False):
     CALLS.append(seed)
+    OPTIONS.append({"size": size, "loud": loud})
     if FAIL:
         raise RuntimeError("generator broke")
     documents = pl.DataFrame({
@@ -178,6 +180,24 @@ def test_write_dataset_refuses_a_file_and_replaces_with_force(fake, tmp_path):
 def test_generate_to_unknown_generator(tmp_path):
     with pytest.raises(DataError, match="unknown generator 'nope'"):
         generate_to("nope", tmp_path / "out")
+
+
+def test_generator_options_reach_the_generator_typed_after_its_defaults(fake, tmp_path):
+    generate_to("namedesc", tmp_path / "out", options={"size": "3", "loud": "true"})
+    assert fake.OPTIONS == [{"size": 3, "loud": True}]
+
+
+def test_unknown_generator_option_names_the_known_ones_and_writes_nothing(fake, tmp_path):
+    with pytest.raises(DataError, match=r"has no option 'colour': use size, loud$"):
+        generate_to("namedesc", tmp_path / "out", options={"colour": "red"})
+    assert fake.CALLS == [] and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [("size", "many", "takes an int"), ("loud", "maybe", "takes true or false")])
+def test_generator_option_of_the_wrong_type_is_a_data_error(fake, tmp_path, key, value, message):
+    with pytest.raises(DataError, match=message):
+        generate_to("namedesc", tmp_path / "out", options={key: value})
+    assert fake.CALLS == []
 
 
 @pytest.mark.parametrize("name", sorted(registry.GENERATORS))
