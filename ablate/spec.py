@@ -114,6 +114,9 @@ class StudySpec:
         for model in self.models:
             if model not in PRESETS and not is_checkpoint(model):
                 raise ValueError(f"model {model!r} is neither a preset ({', '.join(PRESETS)}) nor a checkpoint directory")
+        # Ray runs each trial in its own working directory, where a relative path means nothing
+        object.__setattr__(self, "datasets", [d if d in GENERATORS else _absolute(d) for d in self.datasets])
+        object.__setattr__(self, "models", [m if m in PRESETS else _absolute(m) for m in self.models])
         for k in self.paraphrases:
             if not isinstance(k, int) or k < 0:
                 raise ValueError(f"paraphrase counts must be integers >= 0, got {k!r}")
@@ -306,6 +309,10 @@ def _parse_toml(text: str, source: Any) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"{source}: not valid TOML ({e})") from None
+
+
+def _absolute(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
 
 
 def _check_keys(section: str, table: Any, allowed: tuple[str, ...] | list[str]) -> None:

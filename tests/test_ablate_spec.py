@@ -96,6 +96,15 @@ def test_flags_override_the_study_file(tmp_path):
     assert spec.methods == ["ar"] and spec.seeds == [3] and spec.epochs == 7
 
 
+def test_a_relative_dataset_directory_is_kept_as_an_absolute_path(tmp_path, monkeypatch):
+    """Ray runs each trial in a working directory of its own, where a relative path would miss."""
+    (tmp_path / "data" / "mine").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    spec = StudySpec.from_cli(dataset="namedesc,data/mine", method="ar")
+    assert spec.datasets == ["namedesc", str(tmp_path / "data" / "mine")]
+    assert {t.dataset for t in spec.trials()} == {"namedesc", str(tmp_path / "data" / "mine")}
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
