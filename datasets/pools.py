@@ -44,7 +44,7 @@ Ellis Jude Lane Reed Rose June Grey Mae Quinn Blake Jay Kit Wren Sage Ray Lee Fa
 """.split()
 
 
-# Only `distinct_part_names` uses these, so the default draws stay as they were.
+# Only draws for distinct name parts (bio's `distinct_names`) use these, so the default draws stay as they were.
 MORE_MIDDLE_NAMES = """
 Alan Anne Beau Bryn Cole Dale Drew Eve Finn Gale Glen Hope Hugh Ivy Jack Jane Joy Kay Kent Kurt
 Lyle Lynn Mark Max Neil Nell Noel Paul Pearl Rex Rhys Roy Ruth Sean Shane Skye Troy Wade Ward Zane
