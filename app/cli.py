@@ -43,7 +43,6 @@ def parse_settings(items: list[str]) -> dict[str, str]:
     return settings
 
 
-
 @data_app.command("generate")
 def data_generate(
     dataset: str = typer.Option(..., "--dataset", help="Generator: namedesc, bio or wiki."),

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from maskft.datasets.pools import MIDDLE_NAMES, MORE_MIDDLE_NAMES, distinct_part_names, person_names
+from maskft.datasets.pools import ALL_MIDDLE_NAMES, distinct_part_names, person_names
 from maskft.datasets.schema import (
     DOCUMENT_SCHEMA,
     QUESTION_SCHEMA,
@@ -352,7 +352,7 @@ def _names(rng: random.Random, n_base: int, n_inject: int, distinct_names: bool)
     except ValueError as err:
         raise DataError(f"bio distinct_names: {err}") from None
     taken = {(n.split()[0], n.split()[-1]) for n in inject}
-    drawn = person_names(rng, n_base + n_inject, middle=True, middles=MIDDLE_NAMES + MORE_MIDDLE_NAMES)
+    drawn = person_names(rng, n_base + n_inject, middle=True, middles=ALL_MIDDLE_NAMES)
     base = [n for n in drawn if (n.split()[0], n.split()[-1]) not in taken][:n_base]
     return base + inject
 

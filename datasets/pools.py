@@ -53,6 +53,7 @@ Merle Neve Nash Opal Page Rae Reese Rhett Rue Ruby Seth Shaw Tess Tate Vance Vau
 Cash Clay Dane Dirk Ford Heath Jett Knox Lars Miles Nils Pierce Saul Tad Yves Abe Bess Cora Dov Eden
 Flynn Grant Hank Iris Jem Kyle Lorne Moss Nora Penn Reid Scott Todd Vale Wells
 """.split()
+ALL_MIDDLE_NAMES = MIDDLE_NAMES + MORE_MIDDLE_NAMES
 
 
 def person_names(rng: random.Random, n: int, middle: bool = False, middles: list[str] = MIDDLE_NAMES) -> list[str]:
@@ -69,8 +70,7 @@ def person_names(rng: random.Random, n: int, middle: bool = False, middles: list
 
 def distinct_part_names(rng: random.Random, n: int) -> list[str]:
     """`n` three-part names in which no first, middle or last name occurs twice."""
-    middles = MIDDLE_NAMES + MORE_MIDDLE_NAMES
-    limit = min(len(FIRST_NAMES), len(middles), len(LAST_NAMES))
+    limit = min(len(FIRST_NAMES), len(ALL_MIDDLE_NAMES), len(LAST_NAMES))
     if n > limit:
         raise ValueError(f"at most {limit} names share no part, asked for {n}")
-    return [" ".join(parts) for parts in zip(rng.sample(FIRST_NAMES, n), rng.sample(middles, n), rng.sample(LAST_NAMES, n))]
+    return [" ".join(parts) for parts in zip(rng.sample(FIRST_NAMES, n), rng.sample(ALL_MIDDLE_NAMES, n), rng.sample(LAST_NAMES, n))]
