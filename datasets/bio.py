@@ -5,7 +5,9 @@ Mirrors the paper's Biography set (Allen-Zhu & Li's bioS, as replicated by Zheng
 city, university, major, employer, employer city; the full name only in the first
 sentence, pronouns after. Paraphrases either keep that order with new wording (`same`)
 or shuffle the sentences (`permuted`, the repo's change_order file): whichever sentence
-comes first names the person. Forward questions ask one attribute given the name;
+comes first names the person, so no paraphrase puts attributes before the name (with
+`permuted_name_last`, every permuted paraphrase names the person in a closing sentence
+instead, as namedesc's permuted set puts the description first). Forward questions ask one attribute given the name;
 backward questions ask the name given three attributes that single out one person of
 the whole dataset, so the gold answer is never ambiguous.
 
@@ -197,6 +199,14 @@ SENTENCE_FRAMES = {
     ),
 }
 
+# Closing sentences of `permuted_name_last` paraphrases, which name the person only at the end.
+NAMING_FRAMES = (
+    "{s} is {name}.",
+    "This was the life of {name}.",
+    "So goes the story of {name}.",
+    "These are the facts of {name}'s life.",
+)
+
 # ---- question frames (no wording shared with the sentence frames above) ----------------
 FORWARD_FRAMES = {
     "birth_date": (
@@ -283,7 +293,12 @@ class Person:
 
 
 def generate(
-    seed: int = 0, n_base: int = 240, n_inject: int = 100, n_paraphrases: int = 10, distinct_names: bool = False
+    seed: int = 0,
+    n_base: int = 240,
+    n_inject: int = 100,
+    n_paraphrases: int = 10,
+    distinct_names: bool = False,
+    permuted_name_last: bool = False,
 ) -> KnowledgeData:
     """Biographies, `n_paraphrases - 1` same-order and permuted paraphrases each, and questions.
 
@@ -292,6 +307,9 @@ def generate(
     first, middle or last name with another; `distinct_names` gives every injected person
     name parts of their own (and draws middle names from a larger pool for everyone), which
     is closer to the bioS data, whose pools hold hundreds of names per part.
+    `permuted_name_last` moves the name of every permuted paraphrase to a closing sentence,
+    the only way a document states attributes before the name they belong to; it draws no
+    extra random numbers, so everything but the permuted texts stays as without it.
     """
     if n_base < 0 or n_inject < 1:
         raise ValueError(f"bio needs n_base >= 0 and n_inject >= 1, got {n_base} and {n_inject}")
@@ -299,7 +317,7 @@ def generate(
         raise ValueError(f"bio supports n_paraphrases 1..{MAX_PARAPHRASES + 1} (original included), got {n_paraphrases}")
     rng = random.Random(seed)
     people, triples = _identifiable_people(rng, n_base, n_inject, distinct_names)
-    documents = [row for person in people for row in _documents(rng, person, n_paraphrases - 1)]
+    documents = [row for person in people for row in _documents(rng, person, n_paraphrases - 1, permuted_name_last)]
     questions = []
     for population in ("base", "inject"):
         group = [p for p in people if p.population == population]
@@ -310,7 +328,7 @@ def generate(
         questions=assign_splits(pl.DataFrame(questions, schema=QUESTION_SCHEMA)),
         meta={
             "generator": "bio", "seed": seed, "n_base": n_base, "n_inject": n_inject, "n_paraphrases": n_paraphrases,
-            "distinct_names": distinct_names,
+            "distinct_names": distinct_names, "permuted_name_last": permuted_name_last,
         },
     )
 
@@ -389,18 +407,23 @@ def _triple_key(person: Person, triple: tuple[str, ...]) -> tuple:
 
 
 # ---- documents ------------------------------------------------------------------------
-def _biography(person: Person, order: tuple[str, ...], frames: dict[str, int]) -> str:
-    """Sentences in `order`, each from its chosen frame; only the first one names the person."""
+def _biography(person: Person, order: tuple[str, ...], frames: dict[str, int], closing: int | None = None) -> str:
+    """Sentences in `order`, each from its chosen frame; only the first one names the person,
+    or, given a `closing` naming frame, none does and that sentence ends the biography."""
     pronoun = PRONOUNS[person.gender]
     sentences = []
     for position, attribute in enumerate(order):
-        subject = {"S": person.name, "P": f"{person.name}'s"} if position == 0 else {"S": pronoun["s"], "P": pronoun["p"]}
+        named = position == 0 and closing is None
+        subject = {"S": person.name, "P": f"{person.name}'s"} if named else {"S": pronoun["s"], "P": pronoun["p"]}
         text = SENTENCE_FRAMES[attribute][frames[attribute]].format(value=person.value(attribute), **subject, **pronoun)
+        sentences.append(text[0].upper() + text[1:])
+    if closing is not None:
+        text = NAMING_FRAMES[closing].format(name=person.name, **pronoun)
         sentences.append(text[0].upper() + text[1:])
     return " ".join(sentences)
 
 
-def _documents(rng: random.Random, person: Person, n_paraphrases: int) -> list[dict]:
+def _documents(rng: random.Random, person: Person, n_paraphrases: int, name_last: bool = False) -> list[dict]:
     """The original, then same-order paraphrases (every sentence reworded), then permuted ones."""
     original_frames = {a: rng.randrange(len(SENTENCE_FRAMES[a])) for a in ATTRIBUTES}
     original = _biography(person, ATTRIBUTES, original_frames)
@@ -416,14 +439,15 @@ def _documents(rng: random.Random, person: Person, n_paraphrases: int) -> list[d
         frames = {a: rng.choice([f for f in range(len(SENTENCE_FRAMES[a])) if f != original_frames[a]]) for a in ATTRIBUTES}
         return _biography(person, ATTRIBUTES, frames)
 
-    def reordered() -> str:
+    def reordered(index: int) -> str:
         while (order := tuple(rng.sample(ATTRIBUTES, len(ATTRIBUTES)))) == ATTRIBUTES:
             pass
-        return _biography(person, order, {a: rng.randrange(len(SENTENCE_FRAMES[a])) for a in ATTRIBUTES})
+        closing = index % len(NAMING_FRAMES) if name_last else None
+        return _biography(person, order, {a: rng.randrange(len(SENTENCE_FRAMES[a])) for a in ATTRIBUTES}, closing)
 
     texts = [("original", 0, original)]
     texts += [("same", i, distinct(reworded)) for i in range(1, n_paraphrases + 1)]
-    texts += [("permuted", i, distinct(reordered)) for i in range(1, n_paraphrases + 1)]
+    texts += [("permuted", i, distinct(lambda: reordered(i))) for i in range(1, n_paraphrases + 1)]
     entities = list(dict.fromkeys([person.name, *(person.value(a) for a in ATTRIBUTES)]))
     facts = json.dumps(person.facts())
     return [

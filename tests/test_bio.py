@@ -92,6 +92,33 @@ def test_more_distinct_names_than_the_pools_hold_is_a_data_error():
         generate(n_base=0, n_inject=106, n_paraphrases=1, distinct_names=True)
 
 
+@pytest.fixture(scope="module")
+def name_last(data) -> KnowledgeData:
+    return generate(seed=3, n_base=N_BASE, n_inject=N_INJECT, n_paraphrases=N_PARAPHRASES, permuted_name_last=True)
+
+
+def test_permuted_name_last_states_every_attribute_before_the_name(name_last, facts):
+    permuted = name_last.documents.filter(pl.col("order") == "permuted")
+    assert permuted.height == (N_BASE + N_INJECT) * (N_PARAPHRASES - 1)
+    for row in permuted.iter_rows(named=True):
+        name = facts[row["entity_id"]]["name"]
+        *attribute_sentences, closing = sentences(row["text"])
+        assert len(attribute_sentences) == len(ATTRIBUTES) and name in closing
+        assert not any(name in sentence for sentence in attribute_sentences)
+    assert name_last.meta["permuted_name_last"] is True
+
+
+def test_permuted_name_last_changes_nothing_but_the_permuted_texts(data, name_last):
+    def without_permuted(d: KnowledgeData) -> pl.DataFrame:
+        return d.documents.filter(pl.col("order") != "permuted")
+
+    assert without_permuted(name_last).equals(without_permuted(data))
+    assert name_last.questions.equals(data.questions)
+    before, after = (d.documents.filter(pl.col("order") == "permuted") for d in (data, name_last))
+    assert before.drop("text").equals(after.drop("text"))
+    assert not set(before["text"]) & set(after["text"])
+
+
 @pytest.mark.parametrize("order", ["original", "same", "permuted"])
 def test_full_name_only_in_the_first_sentence(data, facts, order):
     for doc in documents(data, order):
