@@ -93,7 +93,7 @@ def test_more_distinct_names_than_the_pools_hold_is_a_data_error():
 
 
 @pytest.fixture(scope="module")
-def name_last(data) -> KnowledgeData:
+def name_last() -> KnowledgeData:
     return generate(seed=3, n_base=N_BASE, n_inject=N_INJECT, n_paraphrases=N_PARAPHRASES, permuted_name_last=True)
 
 
