@@ -8,8 +8,8 @@ or shuffle the sentences (`permuted`, the repo's change_order file): whichever s
 comes first names the person, so no paraphrase puts attributes before the name (with
 `permuted_name_last`, every permuted paraphrase names the person in a closing sentence
 instead, as namedesc's permuted set puts the description first). Forward questions ask
-one attribute given the name; backward questions ask the name given three attributes that single out one person of
-the whole dataset, so the gold answer is never ambiguous.
+one attribute given the name; backward questions ask the name given three attributes that
+single out one person of the whole dataset, so the gold answer is never ambiguous.
 
 Departures from the paper's data, on purpose:
 - question frames share no wording with sentence frames, so paraphrase training does not
