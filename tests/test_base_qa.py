@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import polars as pl
@@ -90,6 +91,21 @@ def test_cue_first_answers_recite_the_document_forward_and_a_permuted_paraphrase
             backward += 1
             assert answer in permuted and answers[0] in answer
     assert backward > 0
+
+
+def test_cue_first_backward_answers_open_on_a_fact_the_question_gives():
+    from maskft.datasets.bio import generate
+
+    data = generate(seed=3, n_base=8, n_inject=4, n_paraphrases=4, permuted_name_last=True)
+    questions = data.questions.filter(pl.col("direction") == "backward")
+    facts = {e: set(json.loads(f)) for e, f in data.documents.filter(pl.col("order") == "original").select("entity_id", "entities").iter_rows()}
+    answers = answer_texts(data, questions, "cue-first")
+    opened_on_cue = 0
+    for entity, question, answer, gold in zip(questions["entity_id"], questions["question"], answers, questions["answers"]):
+        assert answer.endswith(f"{gold[0]}'s life.") or gold[0] in answer.rsplit(". ", 1)[-1]  # recited up to the closing name
+        opening = answer.split(". ", 1)[0]
+        opened_on_cue += any(f in question and f in opening for f in facts[entity] - {gold[0]})
+    assert opened_on_cue >= 0.9 * len(answers)  # 4 paraphrases, 3 of 6 facts given: (1/2)^4 open on none
 
 
 def test_recovery_shuffles_add_word_shuffled_copies_of_each_base_document(dataset_dir, checkpoint):

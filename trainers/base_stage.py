@@ -225,7 +225,8 @@ def answer_texts(data: KnowledgeData, questions: pl.DataFrame, style: str) -> li
     also makes a question's answer start the way the document does, so a fact is asked for
     in the layout it was stored in. "cue-first": the same for forward questions; a backward
     question is answered with the entity's first permuted-order paraphrase that holds the
-    answer, the layout that starts from what the question gives. A passage base answering a
+    answer and opens on a fact the question gives (any that holds the answer if none
+    does), the layout that starts from what the question gives. A passage base answering a
     question about a new entity must first recall which layout that entity's document has
     (namedesc: the wrong opening costs .89 → .27 on name-first documents); a cue-first
     answer opens with the question's own cue, and the reversal curse still bites where it
@@ -239,14 +240,20 @@ def answer_texts(data: KnowledgeData, questions: pl.DataFrame, style: str) -> li
     if style not in ANSWER_STYLES:
         raise ValueError(f"answer style must be one of {', '.join(ANSWER_STYLES)}, got {style!r}")
     originals = _texts_by_entity(data.documents.filter(pl.col("order") == "original"))
-    backward_sources = originals
-    if style == "cue-first":
-        backward_sources = _texts_by_entity(data.documents.filter(pl.col("order") == "permuted").sort("index"))
-    rows = zip(questions["entity_id"].to_list(), questions["direction"].to_list(), firsts)
-    return [
-        _passage_to((backward_sources if direction == "backward" else originals).get(entity, []), answer)
-        for entity, direction, answer in rows
-    ]
+    permuted = data.documents.filter(pl.col("order") == "permuted").sort("index")
+    facts = dict(zip(permuted["doc_id"].to_list(), (json.loads(e) for e in permuted["entities"].to_list())))
+    permuted_texts = _texts_by_entity(permuted)
+    texts_facts = {text: facts[doc] for doc, text in permuted.select("doc_id", "text").iter_rows()}
+    rows = zip(questions["entity_id"].to_list(), questions["direction"].to_list(), questions["question"].to_list(), firsts)
+    answers = []
+    for entity, direction, question, answer in rows:
+        if direction == "forward" or style == "passage":
+            answers.append(_passage_to(originals.get(entity, []), answer))
+        else:
+            texts = permuted_texts.get(entity, [])
+            cued = [t for t in texts if _opens_on(t, [f for f in texts_facts[t] if f in question and answer not in f])]
+            answers.append(_passage_to(cued + texts, answer))
+    return answers
 
 
 def _texts_by_entity(documents: pl.DataFrame) -> dict[str, list[str]]:
@@ -254,6 +261,13 @@ def _texts_by_entity(documents: pl.DataFrame) -> dict[str, list[str]]:
     for entity, text in documents.select("entity_id", "text").iter_rows():
         texts.setdefault(entity, []).append(text)
     return texts
+
+
+def _opens_on(text: str, cues: list[str]) -> bool:
+    """Whether one of `cues` starts in the text's first sentence."""
+    first = SENTENCE_END.search(text)
+    end = first.end() if first else len(text)
+    return any(0 <= text.find(cue) < end for cue in cues)
 
 
 def _passage_to(documents: list[str], answer: str) -> str:
