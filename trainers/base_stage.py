@@ -240,18 +240,19 @@ def answer_texts(data: KnowledgeData, questions: pl.DataFrame, style: str) -> li
     if style not in ANSWER_STYLES:
         raise ValueError(f"answer style must be one of {', '.join(ANSWER_STYLES)}, got {style!r}")
     originals = _texts_by_entity(data.documents.filter(pl.col("order") == "original"))
+    entities = questions["entity_id"].to_list()
+    if style == "passage":
+        return [_passage_to(originals.get(entity, []), answer) for entity, answer in zip(entities, firsts)]
     permuted = data.documents.filter(pl.col("order") == "permuted").sort("index")
-    facts = dict(zip(permuted["doc_id"].to_list(), (json.loads(e) for e in permuted["entities"].to_list())))
     permuted_texts = _texts_by_entity(permuted)
-    texts_facts = {text: facts[doc] for doc, text in permuted.select("doc_id", "text").iter_rows()}
-    rows = zip(questions["entity_id"].to_list(), questions["direction"].to_list(), questions["question"].to_list(), firsts)
+    stated = dict(zip(permuted["text"].to_list(), (json.loads(e) for e in permuted["entities"].to_list())))
     answers = []
-    for entity, direction, question, answer in rows:
-        if direction == "forward" or style == "passage":
+    for entity, direction, question, answer in zip(entities, questions["direction"].to_list(), questions["question"].to_list(), firsts):
+        if direction == "forward":
             answers.append(_passage_to(originals.get(entity, []), answer))
         else:
             texts = permuted_texts.get(entity, [])
-            cued = [t for t in texts if _opens_on(t, [f for f in texts_facts[t] if f in question and answer not in f])]
+            cued = [t for t in texts if _opens_on(t, [f for f in stated[t] if f in question and answer not in f])]
             answers.append(_passage_to(cued + texts, answer))
     return answers
 
