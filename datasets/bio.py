@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from maskft.datasets.pools import ALL_MIDDLE_NAMES, distinct_part_names, person_names
+from maskft.datasets.pools import population_names
 from maskft.datasets.schema import (
     DOCUMENT_SCHEMA,
     QUESTION_SCHEMA,
@@ -362,17 +362,10 @@ def _identifiable_people(
 
 
 def _names(rng: random.Random, n_base: int, n_inject: int, distinct_names: bool) -> list[str]:
-    """Base names, then inject names; the populations never share a first + last pair."""
-    if not distinct_names:
-        return person_names(rng, n_base + n_inject, middle=True)  # one draw: populations share no name
     try:
-        inject = distinct_part_names(rng, n_inject)
+        return population_names(rng, n_base, n_inject, middle=True, distinct=distinct_names)
     except ValueError as err:
         raise DataError(f"bio distinct_names: {err}") from None
-    taken = {(n.split()[0], n.split()[-1]) for n in inject}
-    drawn = person_names(rng, n_base + n_inject, middle=True, middles=ALL_MIDDLE_NAMES)
-    base = [n for n in drawn if (n.split()[0], n.split()[-1]) not in taken][:n_base]
-    return base + inject
 
 
 def _sample_person(rng: random.Random, company_city: dict[str, str], entity_id: str, population: str, name: str) -> Person:

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from maskft.datasets.pools import person_names
+from maskft.datasets.pools import population_names
 from maskft.datasets.schema import (
     DOCUMENT_SCHEMA,
     ORDERS,
     QUESTION_SCHEMA,
+    DataError,
     KnowledgeData,
     assign_splits,
     document_row,
@@ -246,19 +247,27 @@ class Person:
     doc_order: str  # "N2D" | "D2N": the order of the original document
 
 
-def generate(seed: int = 0, n_base: int = 240, n_inject: int = 60, n_paraphrases: int = 30) -> KnowledgeData:
+def generate(
+    seed: int = 0, n_base: int = 240, n_inject: int = 60, n_paraphrases: int = 30, distinct_names: bool = False
+) -> KnowledgeData:
     """The namedesc dataset: originals, `n_paraphrases - 1` paraphrases per order, questions.
 
-    `n_paraphrases` counts the original, as in the paper's blocks of 30.
+    `n_paraphrases` counts the original, as in the paper's blocks of 30. By default names
+    come from first and last name pools of ~100 each, so most injected people share a first
+    or last name with another; `distinct_names` gives every injected person name parts of
+    their own, as the paper's 30 invented names per subset have.
     """
     _check_sizes(n_base, n_inject, n_paraphrases)
     rng = random.Random(seed)
-    people = _people(rng, n_base, n_inject)
+    people = _people(rng, n_base, n_inject, distinct_names)
     documents = [row for person in people for row in _document_rows(rng, person, n_paraphrases)]
     questions = [row for person in people for row in _question_rows(person)]
     question_schema = {k: v for k, v in QUESTION_SCHEMA.items() if k != "split"}
     question_frame = assign_splits(pl.DataFrame(questions, schema=question_schema)).sort("question_id")
-    meta = {"generator": "namedesc", "seed": seed, "n_base": n_base, "n_inject": n_inject, "n_paraphrases": n_paraphrases}
+    meta = {
+        "generator": "namedesc", "seed": seed, "n_base": n_base, "n_inject": n_inject, "n_paraphrases": n_paraphrases,
+        "distinct_names": distinct_names,
+    }
     return KnowledgeData(
         name="namedesc",
         documents=pl.DataFrame(documents, schema=DOCUMENT_SCHEMA),
@@ -275,10 +284,13 @@ def _check_sizes(n_base: int, n_inject: int, n_paraphrases: int) -> None:
         raise ValueError(f"namedesc n_paraphrases must be between 1 and {most} (original included), got {n_paraphrases}")
 
 
-def _people(rng: random.Random, n_base: int, n_inject: int) -> list[Person]:
+def _people(rng: random.Random, n_base: int, n_inject: int, distinct_names: bool) -> list[Person]:
     """Names and descriptions are drawn for both populations at once, so none is shared."""
     total = n_base + n_inject
-    names = person_names(rng, total)
+    try:
+        names = population_names(rng, n_base, n_inject, middle=False, distinct=distinct_names)
+    except ValueError as err:
+        raise DataError(f"namedesc distinct_names: {err}") from None
     descriptions = _descriptions(rng, total)
     people = []
     for i, (name, description) in enumerate(zip(names, descriptions)):

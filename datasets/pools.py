@@ -68,9 +68,24 @@ def person_names(rng: random.Random, n: int, middle: bool = False, middles: list
     return [f"{f} {l}" for f, l in picks]
 
 
-def distinct_part_names(rng: random.Random, n: int) -> list[str]:
-    """`n` three-part names in which no first, middle or last name occurs twice."""
-    limit = min(len(FIRST_NAMES), len(ALL_MIDDLE_NAMES), len(LAST_NAMES))
+def distinct_part_names(rng: random.Random, n: int, middle: bool = True) -> list[str]:
+    """`n` names (three-part with `middle`, else first + last) in which no part occurs twice."""
+    pools = [FIRST_NAMES, ALL_MIDDLE_NAMES, LAST_NAMES] if middle else [FIRST_NAMES, LAST_NAMES]
+    limit = min(len(pool) for pool in pools)
     if n > limit:
         raise ValueError(f"at most {limit} names share no part, asked for {n}")
-    return [" ".join(parts) for parts in zip(rng.sample(FIRST_NAMES, n), rng.sample(ALL_MIDDLE_NAMES, n), rng.sample(LAST_NAMES, n))]
+    return [" ".join(parts) for parts in zip(*(rng.sample(pool, n) for pool in pools))]
+
+
+def population_names(rng: random.Random, n_base: int, n_inject: int, middle: bool, distinct: bool) -> list[str]:
+    """Base names, then inject names; the populations never share a first + last pair.
+
+    With `distinct`, no two injected people share a name part, so a question's name points
+    to one person only (base people may still share parts with them, as strangers do)."""
+    if not distinct:
+        return person_names(rng, n_base + n_inject, middle=middle)  # one draw: populations share no name
+    inject = distinct_part_names(rng, n_inject, middle=middle)
+    taken = {(name.split()[0], name.split()[-1]) for name in inject}
+    drawn = person_names(rng, n_base + n_inject, middle=middle, middles=ALL_MIDDLE_NAMES)
+    base = [name for name in drawn if (name.split()[0], name.split()[-1]) not in taken][:n_base]
+    return base + inject

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from maskft.datasets import namedesc
-from maskft.datasets.schema import KnowledgeData
+from maskft.datasets.schema import DataError, KnowledgeData
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,33 @@ def test_base_and_inject_share_no_name(small):
     names = {p: {_facts(r)["name"] for r in small.originals(p).iter_rows(named=True)} for p in ("base", "inject")}
     assert len(names["base"]) == 8 and len(names["inject"]) == 4
     assert not names["base"] & names["inject"]
+
+
+def _inject_names(data: KnowledgeData) -> list[str]:
+    return [_facts(r)["name"] for r in data.originals("inject").iter_rows(named=True)]
+
+
+def _repeated_parts(names: list[str]) -> int:
+    return sum(len(names) - len({name.split()[i] for name in names}) for i in (0, -1))
+
+
+def test_distinct_names_give_every_injected_person_name_parts_of_their_own():
+    default = namedesc.generate(seed=3, n_base=20, n_inject=40, n_paraphrases=2)
+    distinct = namedesc.generate(seed=3, n_base=20, n_inject=40, n_paraphrases=2, distinct_names=True)
+    assert _repeated_parts(_inject_names(default)) > 0  # ~100 first and last names for 40 people
+    assert _repeated_parts(_inject_names(distinct)) == 0
+    assert distinct.meta["distinct_names"] is True and default.meta["distinct_names"] is False
+
+
+def test_distinct_names_keep_the_populations_apart():
+    data = namedesc.generate(seed=4, n_base=60, n_inject=40, n_paraphrases=2, distinct_names=True)
+    names = {p: {_facts(r)["name"] for r in data.originals(p).iter_rows(named=True)} for p in ("base", "inject")}
+    assert len(names["base"]) == 60 and len(names["inject"]) == 40 and not names["base"] & names["inject"]
+
+
+def test_more_distinct_names_than_the_pools_hold_is_a_data_error():
+    with pytest.raises(DataError, match="namedesc distinct_names: at most 105 names share no part, asked for 106"):
+        namedesc.generate(n_base=0, n_inject=106, n_paraphrases=1, distinct_names=True)
 
 
 def test_every_original_has_29_paraphrases_in_each_order(small):
