@@ -255,7 +255,7 @@ def generate(
     `n_paraphrases` counts the original, as in the paper's blocks of 30. By default names
     come from first and last name pools of ~100 each, so most injected people share a first
     or last name with another; `distinct_names` gives every injected person name parts of
-    their own, as the paper's 30 invented names per subset have.
+    their own, so a name in a question points to one injected person only.
     """
     _check_sizes(n_base, n_inject, n_paraphrases)
     rng = random.Random(seed)
