@@ -365,7 +365,7 @@ def _names(rng: random.Random, n_base: int, n_inject: int, distinct_names: bool)
     try:
         return population_names(rng, n_base, n_inject, middle=True, distinct=distinct_names)
     except ValueError as err:
-        raise DataError(f"bio distinct_names: {err}") from None
+        raise DataError(f"bio {'distinct_names' if distinct_names else 'names'}: {err}") from None
 
 
 def _sample_person(rng: random.Random, company_city: dict[str, str], entity_id: str, population: str, name: str) -> Person:

@@ -290,7 +290,7 @@ def _people(rng: random.Random, n_base: int, n_inject: int, distinct_names: bool
     try:
         names = population_names(rng, n_base, n_inject, middle=False, distinct=distinct_names)
     except ValueError as err:
-        raise DataError(f"namedesc distinct_names: {err}") from None
+        raise DataError(f"namedesc {'distinct_names' if distinct_names else 'names'}: {err}") from None
     descriptions = _descriptions(rng, total)
     people = []
     for i, (name, description) in enumerate(zip(names, descriptions)):
