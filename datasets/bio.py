@@ -343,7 +343,7 @@ def _identifiable_people(
     their name) until everyone has enough; collisions are rare, so this ends in a round or two.
     """
     company_city = {company: rng.choice(CITIES) for company in COMPANIES}
-    names = _names(rng, n_base, n_inject, distinct_names)
+    names = population_names("bio", rng, n_base, n_inject, middle=True, distinct=distinct_names)
     people = [
         _sample_person(rng, company_city, f"bio-{pop}-{i:04d}", pop, name)
         for pop, offset, count in (("base", 0, n_base), ("inject", n_base, n_inject))
@@ -359,13 +359,6 @@ def _identifiable_people(
             p = people[i]
             people[i] = _sample_person(rng, company_city, p.entity_id, p.population, p.name)
     raise DataError(f"bio could not make {len(people)} people identifiable by attribute triples; use fewer")
-
-
-def _names(rng: random.Random, n_base: int, n_inject: int, distinct_names: bool) -> list[str]:
-    try:
-        return population_names(rng, n_base, n_inject, middle=True, distinct=distinct_names)
-    except ValueError as err:
-        raise DataError(f"bio {'distinct_names' if distinct_names else 'names'}: {err}") from None
 
 
 def _sample_person(rng: random.Random, company_city: dict[str, str], entity_id: str, population: str, name: str) -> Person:

@@ -28,7 +28,6 @@ from maskft.datasets.schema import (
     DOCUMENT_SCHEMA,
     ORDERS,
     QUESTION_SCHEMA,
-    DataError,
     KnowledgeData,
     assign_splits,
     document_row,
@@ -287,10 +286,7 @@ def _check_sizes(n_base: int, n_inject: int, n_paraphrases: int) -> None:
 def _people(rng: random.Random, n_base: int, n_inject: int, distinct_names: bool) -> list[Person]:
     """Names and descriptions are drawn for both populations at once, so none is shared."""
     total = n_base + n_inject
-    try:
-        names = population_names(rng, n_base, n_inject, middle=False, distinct=distinct_names)
-    except ValueError as err:
-        raise DataError(f"namedesc {'distinct_names' if distinct_names else 'names'}: {err}") from None
+    names = population_names("namedesc", rng, n_base, n_inject, middle=False, distinct=distinct_names)
     descriptions = _descriptions(rng, total)
     people = []
     for i, (name, description) in enumerate(zip(names, descriptions)):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import random
 
+from maskft.datasets.schema import DataError
+
 FIRST_NAMES = """
 Aaliyah Abel Ada Adrian Agnes Aiden Alba Alden Alma Alonzo Amara Ambrose Anika Ansel Anya
 Archer Aria Arlo Astrid Atticus August Aurora Axel Beatrix Bennett Bianca Blaise Bodhi
@@ -77,14 +79,18 @@ def distinct_part_names(rng: random.Random, n: int, middle: bool = True) -> list
     return [" ".join(parts) for parts in zip(*(rng.sample(pool, n) for pool in pools))]
 
 
-def population_names(rng: random.Random, n_base: int, n_inject: int, middle: bool, distinct: bool) -> list[str]:
+def population_names(generator: str, rng: random.Random, n_base: int, n_inject: int, middle: bool, distinct: bool) -> list[str]:
     """Base names, then inject names; the populations never share a first + last pair.
 
     With `distinct`, no two injected people share a name part, so a question's name points
-    to one person only (base people may still share parts with them, as strangers do)."""
-    if not distinct:
-        return person_names(rng, n_base + n_inject, middle=middle)  # one draw: populations share no name
-    inject = distinct_part_names(rng, n_inject, middle=middle)
+    to one person only (base people may still share parts with them, as strangers do).
+    Asking for more names than the pools hold is a DataError naming the `generator` option."""
+    try:
+        if not distinct:
+            return person_names(rng, n_base + n_inject, middle=middle)  # one draw: populations share no name
+        inject = distinct_part_names(rng, n_inject, middle=middle)
+    except ValueError as err:
+        raise DataError(f"{generator} {'distinct_names' if distinct else 'names'}: {err}") from None
     taken = {(name.split()[0], name.split()[-1]) for name in inject}
     drawn = person_names(rng, n_base + n_inject, middle=middle, middles=ALL_MIDDLE_NAMES)
     base = [name for name in drawn if (name.split()[0], name.split()[-1]) not in taken][:n_base]
