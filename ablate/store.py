@@ -131,27 +131,38 @@ def load_studies(study_dirs: list[Path], *, may_differ: tuple[str, ...] = ()) ->
     """Several studies' rows as one frame, each trial once, with each row's `recovery_chats`.
 
     Studies must share every trial, base and evaluation setting (their seeds are averaged
-    together) except the base settings named in `may_differ`."""
-    frames, seen, reference = [], set(), None
+    together) except the base settings named in `may_differ` and those that depend on them
+    (`DEPENDS_ON`) where those differ."""
+    frames, seen, checked = [], set(), []
     for study_dir in map(Path, study_dirs):
         if not study_dir.is_dir():
             raise ValueError(f"no study directory at {study_dir}")
         protocol = study_protocol(study_dir)
         recovery_chats = (protocol or {"base": asdict(BaseConfig())})["base"]["recovery_chats"]
         if protocol is not None:
-            reference = reference or (study_dir, protocol)
-            _check_same_protocol(reference, (study_dir, protocol), may_differ)
+            for earlier in checked:  # every pair: what may differ depends on the pair
+                _check_same_protocol(earlier, (study_dir, protocol), may_differ)
+            checked.append((study_dir, protocol))
         rows = load_results(study_dir).filter(~pl.col("trial_id").is_in(list(seen)))
         frames.append(rows.with_columns(pl.lit(recovery_chats).alias("recovery_chats")))
         seen |= set(rows["trial_id"])
     return pl.concat(frames)
 
 
+# Base settings that exist only with another: they may differ wherever that one may and does
+# (a base without recovery chats has no word-shuffled copies of them either).
+DEPENDS_ON = {"recovery_shuffles": "recovery_chats"}
+
+
 def _check_same_protocol(reference: tuple[Path, dict], other: tuple[Path, dict], may_differ: tuple[str, ...]) -> None:
     (first, a), (second, b) = reference, other
+    allowed = set(may_differ)
+    for key, parent in DEPENDS_ON.items():
+        if parent in may_differ and a["base"].get(parent) != b["base"].get(parent):
+            allowed.add(key)
     for section in ("trial", "base", "eval"):
         for key in sorted(set(a[section]) | set(b[section])):
-            if a[section].get(key) != b[section].get(key) and not (section == "base" and key in may_differ):
+            if a[section].get(key) != b[section].get(key) and not (section == "base" and key in allowed):
                 raise ValueError(
                     f"studies {first} and {second} differ in [{section}] {key} "
                     f"({a[section].get(key)!r} vs {b[section].get(key)!r}); their seeds cannot be averaged"

@@ -176,6 +176,28 @@ def test_studies_merge_and_a_no_recovery_chats_base_is_the_recovery_control(tmp_
     assert "INFO  namedesc  base with vs without recovery chats, masked (random) k=0: fwd 0.90 → 0.90; bwd 0.70 → 0.50" in out
 
 
+def test_a_copy_drilled_base_has_its_no_recovery_control_without_the_drills(tmp_path, capsys):
+    drilled = write_study(tmp_path / "drilled", results(trial("masked", bwd=0.7)), "[base]\nrecovery_shuffles = 4\n")
+    control = write_study(tmp_path / "norecovery", results(trial("masked", bwd=0.5), recovery_chats=False), "[base]\nrecovery_chats = false\n")
+    assert main([drilled, control]) == 0
+    assert "base with vs without recovery chats, masked (random) k=0: fwd 0.90 → 0.90; bwd 0.70 → 0.50" in capsys.readouterr().out
+
+
+def test_bases_that_differ_in_copy_drills_alone_are_refused(tmp_path, capsys):
+    drilled = write_study(tmp_path / "drilled", results(trial("masked")), "[base]\nrecovery_shuffles = 4\n")
+    plain = write_study(tmp_path / "plain", results(trial("ar")))
+    assert main([drilled, plain]) == 2
+    assert "differ in [base] recovery_shuffles (4 vs 0)" in capsys.readouterr().err
+
+
+def test_copy_drills_may_not_differ_between_two_bases_with_recovery_chats_whatever_comes_first(tmp_path, capsys):
+    control = write_study(tmp_path / "norecovery", results(trial("masked"), recovery_chats=False), "[base]\nrecovery_chats = false\n")
+    plain = write_study(tmp_path / "plain", results(trial("ar")))
+    drilled = write_study(tmp_path / "drilled", results(trial("masked")), "[base]\nrecovery_shuffles = 4\n")
+    assert main([control, plain, drilled]) == 2
+    assert "differ in [base] recovery_shuffles (0 vs 4)" in capsys.readouterr().err
+
+
 def test_a_trial_in_two_studies_counts_once(tmp_path):
     frame = results(trial("ar", bwd=0.03))
     merged = load_studies([tmp_path / name for name in ("a", "b") if write_study(tmp_path / name, frame)])
