@@ -154,8 +154,8 @@ def load_studies(study_dirs: list[Path], *, may_differ: tuple[str, ...] = ()) ->
 DEPENDS_ON = {"recovery_shuffles": "recovery_chats"}
 
 
-def _check_same_protocol(reference: tuple[Path, dict], other: tuple[Path, dict], may_differ: tuple[str, ...]) -> None:
-    (first, a), (second, b) = reference, other
+def _check_same_protocol(earlier: tuple[Path, dict], other: tuple[Path, dict], may_differ: tuple[str, ...]) -> None:
+    (first, a), (second, b) = earlier, other
     allowed = set(may_differ)
     for key, parent in DEPENDS_ON.items():
         if parent in may_differ and a["base"].get(parent) != b["base"].get(parent):
