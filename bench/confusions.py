@@ -14,6 +14,10 @@ entity: an extraction failure, not missing knowledge (bench/extraction.py shows 
 facts completed from their own documents). The sort means most where answers are nearly
 unique per entity (namedesc, bio's names, wiki); in a group of a few dozen shared values
 (bio's universities, cities, majors) any answer of the right type is someone's.
+Beside the sort, where the dataset's facts name each entity (bio, namedesc, wiki): the share
+of answers that carry the asked entity's full name and their accuracy. A model that recites
+documents (the passage and cue-first bases) answers forward by writing the name first; an
+answer without it recites someone else or no one, however well the facts were stored.
 Counts are pooled over seeds.
 Exit code 0, or 2 on unusable input.
 """
@@ -21,6 +25,7 @@ Exit code 0, or 2 on unusable input.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -63,6 +68,20 @@ def classify(predictions: pl.DataFrame, questions: pl.DataFrame) -> pl.DataFrame
     return rows.with_columns(pl.Series("wrong_kind", kinds, dtype=pl.Utf8))
 
 
+def entity_names(documents: pl.DataFrame) -> dict[str, str]:
+    """Entity id -> the name its facts give (entities whose facts name none are left out)."""
+    originals = documents.filter(pl.col("order") == "original").select("entity_id", "facts")
+    names = {entity: json.loads(facts or "{}").get("name") for entity, facts in originals.iter_rows()}
+    return {entity: name for entity, name in names.items() if name}
+
+
+def mark_named(rows: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
+    """`rows` (entity_id, prediction) with `named`: does the answer hold the asked entity's name
+    (null where the entity has none)."""
+    named = [None if e not in names else names[e] in (p or "") for e, p in rows.select("entity_id", "prediction").iter_rows()]
+    return rows.with_columns(pl.Series("named", named, dtype=pl.Boolean))
+
+
 def confusion_table(study_dirs: list[Path]) -> pl.DataFrame:
     """Per condition and direction: trials, questions, wrong share, and the wrong answers' kinds."""
     results = load_studies(study_dirs)
@@ -73,6 +92,7 @@ def confusion_table(study_dirs: list[Path]) -> pl.DataFrame:
     conditions = results.select("trial_id", *CONDITION_COLUMNS).unique("trial_id")
     dataset_of = dict(conditions.select("trial_id", "dataset").iter_rows())
     questions: dict[str, pl.DataFrame] = {}  # per dataset, generated or read once
+    names: dict[str, dict[str, str]] = {}
     frames, seen = [], set()
     for trial_dir in sorted(p for d in study_dirs for p in (Path(d) / "trials").glob("*")):
         trial_id = trial_dir.name
@@ -81,11 +101,13 @@ def confusion_table(study_dirs: list[Path]) -> pl.DataFrame:
         seen.add(trial_id)
         dataset = dataset_of[trial_id]
         if dataset not in questions:
-            questions[dataset] = resolve_dataset(dataset, seed=0).questions
+            data = resolve_dataset(dataset, seed=0)
+            questions[dataset], names[dataset] = data.questions, entity_names(data.documents)
         predictions = pl.read_parquet(trial_dir / "predictions.parquet").filter(
             (pl.col("epoch") == best[trial_id]) & (pl.col("population") == "inject") & (pl.col("split") == "test")
         )
-        frames.append(classify(predictions, questions[dataset]).with_columns(pl.lit(trial_id).alias("trial_id")))
+        classified = mark_named(classify(predictions, questions[dataset]), names[dataset])
+        frames.append(classified.with_columns(pl.lit(trial_id).alias("trial_id")))
     if not frames:
         raise ValueError("no trial predictions found under the study directories")
     rows = pl.concat(frames, how="diagonal_relaxed").join(conditions, on="trial_id")
@@ -99,6 +121,8 @@ def confusion_table(study_dirs: list[Path]) -> pl.DataFrame:
             pl.col("accuracy").mean().round(2).alias("accuracy"),
             (wrong.sum() / pl.len()).round(2).alias("wrong"),
             *[((pl.col("wrong_kind") == k).sum() / wrong.sum()).round(2).alias(f"of wrong: {k}") for k in KINDS],
+            (pl.col("named").sum() / pl.col("named").count()).round(2).alias("naming the asked"),
+            pl.col("accuracy").filter(pl.col("named")).mean().round(2).alias("accuracy when naming"),
         )
         .sort(keys, nulls_last=True)
     )

@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from maskft.bench.confusions import classify, main
+from maskft.bench.confusions import classify, entity_names, main, mark_named
 
 QUESTIONS = pl.DataFrame({
     "question_id": ["a:D2N:0", "b:D2N:0", "c:D2N:0", "a:N2D:0"],
@@ -48,3 +48,23 @@ def test_a_missing_study_directory_is_one_error_line_and_exit_2(tmp_path, capsys
 def test_a_study_without_results_is_one_error_line_and_exit_2(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().startswith("error: no finished evaluation point")
+
+
+def test_an_answer_names_the_asked_entity_only_with_its_full_name():
+    rows = pl.DataFrame({
+        "entity_id": ["a", "a", "a", "z"],
+        "prediction": ["Quinn Kingsley was born in May.", "Quinn was born in May.", "Orla Abernathy was born.", "anything"],
+    })
+    names = {"a": "Quinn Kingsley", "b": "Orla Abernathy"}
+
+    assert mark_named(rows, names)["named"].to_list() == [True, False, False, None]
+
+
+def test_entity_names_come_from_the_originals_facts():
+    documents = pl.DataFrame({
+        "entity_id": ["a", "a", "w"],
+        "order": ["original", "same", "original"],
+        "facts": ['{"name": "Quinn Kingsley"}', '{"name": "paraphrase"}', '{"kind": "museum"}'],
+    })
+
+    assert entity_names(documents) == {"a": "Quinn Kingsley"}
