@@ -19,6 +19,7 @@ import socket
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -157,6 +158,22 @@ def _base_kind(trial: TrialConfig) -> str:
     return "dllm" if trial.diffusion else "ar"
 
 
+class BaseProgress:
+    """Base-stage progress lines for `stage`: each label at most every PROGRESS_EVERY_S, so
+    step updates are throttled while every base-QA check (a label of its own) shows."""
+
+    def __init__(self, stage: Callable[[str], None], dataset: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stage, self.dataset, self.clock = stage, dataset, clock
+        self.last: dict[str, float] = {}
+
+    def __call__(self, label: str, state) -> None:
+        now = self.clock()
+        if label in self.last and now - self.last[label] < PROGRESS_EVERY_S:
+            return
+        self.last[label] = now
+        self.stage(f"{label} on {self.dataset}: epoch {state.epoch}, step {state.step}/{state.total_steps}, loss {state.loss:.3f}")
+
+
 def _build_bases(spec: StudySpec, trials: list[TrialConfig], datasets: dict, listener: StudyListener) -> dict:
     """Build every base model the grid needs; return {(dataset, model, kind): error} for
     those refused (base QA under the threshold), whose trials then fail without running."""
@@ -164,14 +181,7 @@ def _build_bases(spec: StudySpec, trials: list[TrialConfig], datasets: dict, lis
     needed = {(t.dataset, t.model, _base_kind(t)) for t in trials if t.model in PRESETS}
     for dataset, model, kind in sorted(needed):
         listener.stage(f"base model: {kind} {model} on {dataset} (cached after the first build)")
-        last = 0.0
-
-        def progress(label: str, state, dataset=dataset) -> None:
-            nonlocal last
-            if time.monotonic() - last >= PROGRESS_EVERY_S:
-                last = time.monotonic()
-                listener.stage(f"{label} on {dataset}: epoch {state.epoch}, step {state.step}/{state.total_steps}, loss {state.loss:.3f}")
-
+        progress = BaseProgress(listener.stage, dataset)
         try:
             ensure_base(datasets[dataset], replace(spec.base, preset=model), kind, cache_dir=Path(spec.cache), progress=progress)
         except BaseStageError as error:
