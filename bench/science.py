@@ -121,11 +121,11 @@ class Outcome:
 # ---- loading ------------------------------------------------------------------------------
 
 
-def load_studies(study_dirs: list[Path]) -> pl.DataFrame:
-    """Every study's finished trials, each once, with its base's `recovery_chats` (the one
-    base setting allowed to differ: that is the control). A trial stopped or still running
-    would count a best point that is not final as a seed, so it is left out, with a note."""
-    results = store.load_studies(study_dirs, may_differ=("recovery_chats",))
+def load_studies(study_dirs: list[Path], may_differ: tuple[str, ...] = ("recovery_chats",)) -> pl.DataFrame:
+    """Every study's finished trials, each once, with its base's `recovery_chats` (by default
+    the one base setting allowed to differ: that is the control). A trial stopped or still
+    running would count a best point that is not final as a seed, so it is left out, with a note."""
+    results = store.load_studies(study_dirs, may_differ=may_differ)
     unfinished = sorted(set(results["trial_id"]) & set().union(*map(unfinished_trials, study_dirs)))
     if unfinished:
         print(f"note: {len(unfinished)} unfinished trial(s) left out: {', '.join(unfinished)}", file=sys.stderr)
