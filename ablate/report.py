@@ -339,7 +339,7 @@ def resolve_results(source: Path | str | list | pl.DataFrame) -> tuple[pl.DataFr
         results, failures, unfinished, name = source, {}, {}, "the given results"
     else:
         dirs = [Path(d) for d in (source if isinstance(source, list) else [source])]
-        results = load_studies(dirs).drop("recovery_chats")
+        results = load_studies(dirs).drop("recovery_chats", "study")
         failures = {trial: error for d in dirs for trial, error in load_failures(d).items()}
         reported = set(results["trial_id"]) - set(failures)
         unfinished = {trial: status for d in dirs for trial, status in unfinished_trials(d).items() if trial in reported}

@@ -128,7 +128,8 @@ def study_protocol(study_dir: Path) -> dict | None:
 
 
 def load_studies(study_dirs: list[Path], *, may_differ: tuple[str, ...] = ()) -> pl.DataFrame:
-    """Several studies' rows as one frame, each trial once, with each row's `recovery_chats`.
+    """Several studies' rows as one frame, each trial once, with each row's `recovery_chats`
+    and `study` (the directory it was read from, for callers that group by study).
 
     Studies must share every trial, base and evaluation setting (their seeds are averaged
     together) except the base settings named in `may_differ` and those that depend on them
@@ -144,7 +145,7 @@ def load_studies(study_dirs: list[Path], *, may_differ: tuple[str, ...] = ()) ->
                 _check_same_protocol(earlier, (study_dir, protocol), may_differ)
             checked.append((study_dir, protocol))
         rows = load_results(study_dir).filter(~pl.col("trial_id").is_in(list(seen)))
-        frames.append(rows.with_columns(pl.lit(recovery_chats).alias("recovery_chats")))
+        frames.append(rows.with_columns(pl.lit(recovery_chats).alias("recovery_chats"), pl.lit(str(study_dir)).alias("study")))
         seen |= set(rows["trial_id"])
     return pl.concat(frames)
 

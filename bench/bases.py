@@ -55,10 +55,7 @@ def per_trial(study_dirs: list[Path | str]) -> pl.DataFrame:
             raise ValueError(f"{study_dir} has no study.toml, so the base its trials fine-tuned is unknown")
         protocols[study_dir] = protocol["base"]
     varying = sorted(k for k in BASE_FIELDS if k != "seed" and len({json.dumps(b[k]) for b in protocols.values()}) > 1)
-    owner = {}
-    for study_dir in study_dirs:
-        for trial_id in store.load_results(study_dir)["trial_id"].unique():
-            owner.setdefault(trial_id, study_dir)
+    owner = {trial_id: Path(study) for trial_id, study in results.select("trial_id", "study").unique().iter_rows()}
     summary = trial_summary(results)
     cache = {d: _cache_dir(d) for d in study_dirs}
     epochs: dict[tuple, int | None] = {}
