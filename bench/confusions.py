@@ -1,6 +1,6 @@
 """Wrong answers, by what they are: another entity's fact, or nothing the data knows.
 
-    python bench/confusions.py STUDY_DIR [STUDY_DIR ...]
+    python bench/confusions.py STUDY_DIR [STUDY_DIR ...] [--by-group]
 
 At each trial's best `val` point (the point bench/science.py reports), every test
 question about the inject population that is answered wrongly (ROUGE-1 recall < 0.5) is
@@ -18,6 +18,10 @@ Beside the sort, where the dataset's facts name each entity (bio, namedesc, wiki
 of answers that carry the asked entity's full name and their accuracy. A model that recites
 documents (the passage and cue-first bases) answers forward by writing the name first; an
 answer without it recites someone else or no one, however well the facts were stored.
+Where the facts also describe each entity (namedesc), the same for the asked entity's
+description (every content word of it): asked for a name by its description, an answer that
+recites the asked entity's description-first document is right; one that recites another's
+is not, so the share says how often the model picks the document the question describes.
 Counts are pooled over seeds.
 Exit code 0, or 2 on unusable input.
 """
@@ -68,22 +72,28 @@ def classify(predictions: pl.DataFrame, questions: pl.DataFrame) -> pl.DataFrame
     return rows.with_columns(pl.Series("wrong_kind", kinds, dtype=pl.Utf8))
 
 
-def entity_names(documents: pl.DataFrame) -> dict[str, str]:
-    """Entity id -> the name its facts give (entities whose facts name none are left out)."""
+def entity_facts(documents: pl.DataFrame, key: str) -> dict[str, str]:
+    """Entity id -> its fact `key` (name, description) from the originals' facts (entities
+    whose facts lack it are left out)."""
     originals = documents.filter(pl.col("order") == "original").select("entity_id", "facts")
-    names = {entity: json.loads(facts or "{}").get("name") for entity, facts in originals.iter_rows()}
-    return {entity: name for entity, name in names.items() if name}
+    values = {entity: json.loads(facts or "{}").get(key) for entity, facts in originals.iter_rows()}
+    return {entity: value for entity, value in values.items() if isinstance(value, str) and value}
 
 
-def mark_named(rows: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
-    """`rows` (entity_id, prediction) with `named`: does the answer hold the asked entity's name
-    (null where the entity has none)."""
-    named = [None if e not in names else names[e] in (p or "") for e, p in rows.select("entity_id", "prediction").iter_rows()]
-    return rows.with_columns(pl.Series("named", named, dtype=pl.Boolean))
+def mark_holding(rows: pl.DataFrame, facts: dict[str, str], column: str) -> pl.DataFrame:
+    """`rows` (entity_id, prediction) with `column`: does the answer hold every content word of
+    the asked entity's fact (null where the entity has none)."""
+    words = {entity: frozenset(content_words(value)) for entity, value in facts.items()}
+    held = [
+        None if e not in words else words[e] <= set(content_words(p or ""))
+        for e, p in rows.select("entity_id", "prediction").iter_rows()
+    ]
+    return rows.with_columns(pl.Series(column, held, dtype=pl.Boolean))
 
 
-def confusion_table(study_dirs: list[Path]) -> pl.DataFrame:
-    """Per condition and direction: trials, questions, wrong share, and the wrong answers' kinds."""
+def confusion_table(study_dirs: list[Path], by_group: bool = False) -> pl.DataFrame:
+    """Per condition and direction (and question group, with `by_group`): trials, questions,
+    wrong share, and the wrong answers' kinds."""
     results = load_studies(study_dirs)
     summary = headline(results)
     if summary.height == 0:
@@ -92,7 +102,7 @@ def confusion_table(study_dirs: list[Path]) -> pl.DataFrame:
     conditions = results.select("trial_id", *CONDITION_COLUMNS).unique("trial_id")
     dataset_of = dict(conditions.select("trial_id", "dataset").iter_rows())
     questions: dict[str, pl.DataFrame] = {}  # per dataset, generated or read once
-    names: dict[str, dict[str, str]] = {}
+    facts: dict[str, tuple[dict[str, str], dict[str, str]]] = {}  # per dataset: names, descriptions
     frames, seen = [], set()
     for trial_dir in sorted(p for d in study_dirs for p in (Path(d) / "trials").glob("*")):
         trial_id = trial_dir.name
@@ -102,16 +112,18 @@ def confusion_table(study_dirs: list[Path]) -> pl.DataFrame:
         dataset = dataset_of[trial_id]
         if dataset not in questions:
             data = resolve_dataset(dataset, seed=0)
-            questions[dataset], names[dataset] = data.questions, entity_names(data.documents)
+            questions[dataset] = data.questions
+            facts[dataset] = entity_facts(data.documents, "name"), entity_facts(data.documents, "description")
         predictions = pl.read_parquet(trial_dir / "predictions.parquet").filter(
             (pl.col("epoch") == best[trial_id]) & (pl.col("population") == "inject") & (pl.col("split") == "test")
         )
-        classified = mark_named(classify(predictions, questions[dataset]), names[dataset])
+        names, descriptions = facts[dataset]
+        classified = mark_holding(mark_holding(classify(predictions, questions[dataset]), names, "named"), descriptions, "described")
         frames.append(classified.with_columns(pl.lit(trial_id).alias("trial_id")))
     if not frames:
         raise ValueError("no trial predictions found under the study directories")
     rows = pl.concat(frames, how="diagonal_relaxed").join(conditions, on="trial_id")
-    keys = [*CONDITION_COLUMNS, "direction"]
+    keys = [*CONDITION_COLUMNS, "direction", *(["group"] if by_group else [])]
     wrong = pl.col("wrong_kind").is_not_null()
     return (
         rows.group_by(keys)
@@ -123,6 +135,8 @@ def confusion_table(study_dirs: list[Path]) -> pl.DataFrame:
             *[((pl.col("wrong_kind") == k).sum() / wrong.sum()).round(2).alias(f"of wrong: {k}") for k in KINDS],
             (pl.col("named").sum() / pl.col("named").count()).round(2).alias("naming the asked"),
             pl.col("accuracy").filter(pl.col("named")).mean().round(2).alias("accuracy when naming"),
+            (pl.col("described").sum() / pl.col("described").count()).round(2).alias("describing the asked"),
+            pl.col("accuracy").filter(pl.col("described")).mean().round(2).alias("accuracy when describing"),
         )
         .sort(keys, nulls_last=True)
     )
@@ -131,14 +145,17 @@ def confusion_table(study_dirs: list[Path]) -> pl.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study_dirs", nargs="+", type=Path, metavar="STUDY_DIR", help="one or more study directories, merged")
+    parser.add_argument("--by-group", action="store_true", help="split each direction by question group (namedesc: N2D, D2N)")
     args = parser.parse_args(argv)
     try:
-        table = confusion_table(args.study_dirs)
+        table = confusion_table(args.study_dirs, by_group=args.by_group)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
-        print(table.drop("model") if table["model"].n_unique() == 1 else table)
+        unused = ["model"] if table["model"].n_unique() == 1 else []
+        unused += [c for c in ("describing the asked", "accuracy when describing") if table[c].null_count() == table.height]
+        print(table.drop(unused).with_columns(pl.col("dataset").str.split("/").list.last()))  # a directory's name, not its path
     return 0
 
 

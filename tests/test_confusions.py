@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from maskft.bench.confusions import classify, entity_names, main, mark_named
+from maskft.bench.confusions import classify, entity_facts, main, mark_holding
 
 QUESTIONS = pl.DataFrame({
     "question_id": ["a:D2N:0", "b:D2N:0", "c:D2N:0", "a:N2D:0"],
@@ -57,14 +57,29 @@ def test_an_answer_names_the_asked_entity_only_with_its_full_name():
     })
     names = {"a": "Quinn Kingsley", "b": "Orla Abernathy"}
 
-    assert mark_named(rows, names)["named"].to_list() == [True, False, False, None]
+    assert mark_holding(rows, names, "named")["named"].to_list() == [True, False, False, None]
 
 
-def test_entity_names_come_from_the_originals_facts():
+def test_an_answer_describes_the_asked_entity_only_with_every_word_of_its_description():
+    rows = pl.DataFrame({
+        "entity_id": ["a", "a", "a"],
+        "prediction": [
+            "Known for being the reclusive inventor of the laughter-powered bicycle, Quinn Kingsley now enjoys a quiet life.",
+            "Known for being the reclusive inventor of the steam-powered violin, Orla Abernathy now enjoys a quiet life.",
+            "Quinn Kingsley, known far and wide for being a reclusive inventor of a laughter-powered bicycle.",
+        ],
+    })
+    descriptions = {"a": "the reclusive inventor of the laughter-powered bicycle"}
+
+    assert mark_holding(rows, descriptions, "described")["described"].to_list() == [True, False, True]
+
+
+def test_entity_facts_come_from_the_originals_facts():
     documents = pl.DataFrame({
         "entity_id": ["a", "a", "w"],
         "order": ["original", "same", "original"],
-        "facts": ['{"name": "Quinn Kingsley"}', '{"name": "paraphrase"}', '{"kind": "museum"}'],
+        "facts": ['{"name": "Quinn Kingsley", "description": "a painter"}', '{"name": "paraphrase"}', '{"kind": "museum"}'],
     })
 
-    assert entity_names(documents) == {"a": "Quinn Kingsley"}
+    assert entity_facts(documents, "name") == {"a": "Quinn Kingsley"}
+    assert entity_facts(documents, "description") == {"a": "a painter"}
