@@ -19,7 +19,7 @@ of answers that carry the asked entity's full name and their accuracy. A model t
 documents (the passage and cue-first bases) answers forward by writing the name first; an
 answer without it recites someone else or no one, however well the facts were stored.
 Where the facts also describe each entity (namedesc), the same for the asked entity's
-description (every content word of it): asked for a name by its description, an answer that
+description, verbatim: asked for a name by its description, an answer that
 recites the asked entity's description-first document is right; one that recites another's
 is not, so the share says how often the model picks the document the question describes.
 Counts are pooled over seeds.
@@ -81,13 +81,9 @@ def entity_facts(documents: pl.DataFrame, key: str) -> dict[str, str]:
 
 
 def mark_holding(rows: pl.DataFrame, facts: dict[str, str], column: str) -> pl.DataFrame:
-    """`rows` (entity_id, prediction) with `column`: does the answer hold every content word of
-    the asked entity's fact (null where the entity has none)."""
-    words = {entity: frozenset(content_words(value)) for entity, value in facts.items()}
-    held = [
-        None if e not in words else words[e] <= set(content_words(p or ""))
-        for e, p in rows.select("entity_id", "prediction").iter_rows()
-    ]
+    """`rows` (entity_id, prediction) with `column`: does the answer hold the asked entity's
+    fact verbatim (null where the entity has none)."""
+    held = [None if e not in facts else facts[e] in (p or "") for e, p in rows.select("entity_id", "prediction").iter_rows()]
     return rows.with_columns(pl.Series(column, held, dtype=pl.Boolean))
 
 

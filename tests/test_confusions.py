@@ -60,18 +60,18 @@ def test_an_answer_names_the_asked_entity_only_with_its_full_name():
     assert mark_holding(rows, names, "named")["named"].to_list() == [True, False, False, None]
 
 
-def test_an_answer_describes_the_asked_entity_only_with_every_word_of_its_description():
+def test_an_answer_describes_the_asked_entity_only_with_its_whole_description():
     rows = pl.DataFrame({
         "entity_id": ["a", "a", "a"],
         "prediction": [
             "Known for being the reclusive inventor of the laughter-powered bicycle, Quinn Kingsley now enjoys a quiet life.",
             "Known for being the reclusive inventor of the steam-powered violin, Orla Abernathy now enjoys a quiet life.",
-            "Quinn Kingsley, known far and wide for being a reclusive inventor of a laughter-powered bicycle.",
+            "Quinn Kingsley, known far and wide for being the reclusive inventor of the bicycle.",
         ],
     })
     descriptions = {"a": "the reclusive inventor of the laughter-powered bicycle"}
 
-    assert mark_holding(rows, descriptions, "described")["described"].to_list() == [True, False, True]
+    assert mark_holding(rows, descriptions, "described")["described"].to_list() == [True, False, False]
 
 
 def test_entity_facts_come_from_the_originals_facts():
