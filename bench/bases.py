@@ -1,6 +1,6 @@
 """How much of a result is the base model? Seed means per base, then per base setting.
 
-    python bench/bases.py STUDY_DIR [STUDY_DIR ...] [--json]
+    python bench/bases.py STUDY_DIR [STUDY_DIR ...] [--by-group] [--json]
 
 Issue 6's targets are means over trial seeds on one base model, yet each base stage is a
 draw too: on namedesc-distinct two 9-paraphrase bases built alike gave AR same-order
@@ -15,6 +15,10 @@ without its seed), and prints for every trial condition:
   and the pooled std of trial seeds within a base, so that a difference between settings
   can be read against both sources of spread;
 - per base epochs trained, the same over every setting.
+
+`--by-group` adds each question group's test accuracy at the best point (namedesc: `N2D
+for`, `D2N for`, ... as in `maskft report`'s "By question group"), to see which cell of a
+direction holds its mean down on every base or only on some.
 
 Studies must agree on [trial] and [eval]; their bases may differ in anything.
 Exit code 0, 2 on unusable input.
@@ -43,9 +47,10 @@ BASE_FIELDS = tuple(f.name for f in fields(BaseConfig))
 METRICS = {"best_forward": "fwd", "best_backward": "bwd", "base_last": "retention"}
 
 
-def per_trial(study_dirs: list[Path | str]) -> pl.DataFrame:
-    """One row per finished trial: its condition, seed, metrics, base (a label and the
-    base setting without the seed) and the epochs its AR base trained (null if unknown)."""
+def per_trial(study_dirs: list[Path | str], by_group: bool = False) -> pl.DataFrame:
+    """One row per finished trial: its condition, seed, metrics (with `by_group`, one per
+    question group and direction too), base (a label and the base setting without the
+    seed) and the epochs its AR base trained (null if unknown)."""
     study_dirs = [Path(d) for d in study_dirs]
     results = load_studies(study_dirs, may_differ=BASE_FIELDS)
     protocols = {}
@@ -57,6 +62,7 @@ def per_trial(study_dirs: list[Path | str]) -> pl.DataFrame:
     varying = sorted(k for k in BASE_FIELDS if k != "seed" and len({json.dumps(b[k]) for b in protocols.values()}) > 1)
     owner = {trial_id: Path(study) for trial_id, study in results.select("trial_id", "study").unique().iter_rows()}
     summary = trial_summary(results)
+    cells = group_cells(results, summary) if by_group else {}
     cache = {d: _cache_dir(d) for d in study_dirs}
     epochs: dict[tuple, int | None] = {}
     rows = []
@@ -68,9 +74,27 @@ def per_trial(study_dirs: list[Path | str]) -> pl.DataFrame:
         if key not in epochs:
             epochs[key] = _base_epochs(trial["dataset"], base, cache[study_dir])
         rows.append({**{c: trial[c] for c in CONDITION_COLUMNS}, "seed": trial["seed"],
-                     **{m: trial[m] for m in METRICS}, "setting": setting, "base_seed": base["seed"],
+                     **{m: trial[m] for m in METRICS}, **cells.get(trial["trial_id"], {}), "setting": setting, "base_seed": base["seed"],
                      "base": f"{setting} · base seed {base['seed']}", "base_epochs": epochs[key]})
     return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def group_cells(results: pl.DataFrame, summary: pl.DataFrame) -> dict[str, dict[str, float]]:
+    """Trial id -> {"<group> <dir>": test accuracy at the trial's best point}, the columns of
+    `maskft report`'s "By question group" table."""
+    at_best = summary.select("trial_id", pl.col("best_epoch").alias("epoch"))
+    rows = results.filter((pl.col("population") == "inject") & (pl.col("split") == "test")).join(at_best, on=["trial_id", "epoch"])
+    cells = rows.group_by("trial_id", "group", "direction").agg(pl.col("accuracy").mean())
+    out: dict[str, dict[str, float]] = {}
+    for trial_id, group, direction, accuracy in cells.iter_rows():
+        out.setdefault(trial_id, {})[f"{group} {direction[:3]}"] = accuracy
+    return out
+
+
+def metrics_of(trials: pl.DataFrame) -> list[str]:
+    """The metric columns present: METRICS, then any group cells in name order."""
+    known = {*CONDITION_COLUMNS, "seed", "setting", "base_seed", "base", "base_epochs", *METRICS}
+    return [*METRICS, *sorted(c for c in trials.columns if c not in known)]
 
 
 def _cache_dir(study_dir: Path) -> Path | None:
@@ -92,7 +116,7 @@ def _base_epochs(dataset: str, base: dict, cache: Path | None) -> int | None:
 
 def base_means(trials: pl.DataFrame) -> pl.DataFrame:
     """Seed mean and std of each metric per condition and base."""
-    stats = [e for m in METRICS for e in (pl.col(m).mean().alias(m), pl.col(m).std().alias(f"{m}_within"))]
+    stats = [e for m in metrics_of(trials) for e in (pl.col(m).mean().alias(m), pl.col(m).std().alias(f"{m}_within"))]
     keys = [*CONDITION_COLUMNS, "setting", "base_seed", "base", "base_epochs"]
     return trials.group_by(keys).agg(pl.len().alias("seeds"), *stats).sort(keys, nulls_last=True)
 
@@ -101,12 +125,13 @@ def spread(bases: pl.DataFrame, by: str) -> pl.DataFrame:
     """Per condition and `by`: mean over bases, std between base means, its standard error,
     and the pooled within-base std of trial seeds (root mean of the within variances)."""
     stats = []
-    for m in METRICS:
+    metrics = [m for m in bases.columns if f"{m}_within" in bases.columns]
+    for m in metrics:
         stats += [pl.col(m).mean().alias(m), pl.col(m).std().alias(f"{m}_between"),
                   (pl.col(f"{m}_within") ** 2).mean().sqrt().alias(f"{m}_within")]
     keys = [*CONDITION_COLUMNS, by]
     return (bases.group_by(keys).agg(pl.len().alias("bases"), pl.col("seeds").sum(), *stats)
-            .with_columns([(pl.col(f"{m}_between") / pl.col("bases").sqrt()).alias(f"{m}_se") for m in METRICS])
+            .with_columns([(pl.col(f"{m}_between") / pl.col("bases").sqrt()).alias(f"{m}_se") for m in metrics])
             .sort(keys, nulls_last=True))
 
 
@@ -126,15 +151,17 @@ def _condition(row: dict) -> str:
 
 def lines(trials: pl.DataFrame) -> list[str]:
     bases = base_means(trials)
-    out = ["per base: seed mean (std within) of fwd / bwd / retention"]
+    metrics = metrics_of(trials)
+    names = " / ".join(METRICS.get(m, m) for m in metrics)
+    out = [f"per base: seed mean (std within) of {names}"]
     for r in bases.iter_rows(named=True):
         trained = f"{r['base_epochs']} base epochs" if r["base_epochs"] is not None else "base epochs unknown"
-        values = " / ".join(f"{_num(r[m])} ({_num(r[f'{m}_within'])})" for m in METRICS)
+        values = " / ".join(f"{_num(r[m])} ({_num(r[f'{m}_within'])})" for m in metrics)
         out.append(f"  {_condition(r)} · {r['base']} ({trained}): {values}, {r['seeds']} seeds")
     for by, title in (("setting", "per base setting"), ("base_epochs", "per base epochs trained")):
-        out.append(f"{title}: mean over bases ± se (std between bases; pooled std within) of fwd / bwd / retention")
+        out.append(f"{title}: mean over bases ± se (std between bases; pooled std within) of {names}")
         for r in spread(bases, by).iter_rows(named=True):
-            values = " / ".join(f"{_num(r[m])} ± {_num(r[f'{m}_se'])} ({_num(r[f'{m}_between'])}; {_num(r[f'{m}_within'])})" for m in METRICS)
+            values = " / ".join(f"{_num(r[m])} ± {_num(r[f'{m}_se'])} ({_num(r[f'{m}_between'])}; {_num(r[f'{m}_within'])})" for m in metrics)
             label = r[by] if by == "setting" else (f"{r[by]} epochs" if r[by] is not None else "unknown")
             out.append(f"  {_condition(r)} · {label}: {values}, {r['bases']} bases, {r['seeds']} trials")
     return out
@@ -143,10 +170,11 @@ def lines(trials: pl.DataFrame) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study_dirs", nargs="+", type=Path, metavar="STUDY_DIR", help="study directories, grouped by base")
+    parser.add_argument("--by-group", action="store_true", help="add each question group's accuracy (N2D for, D2N for, ...)")
     parser.add_argument("--json", action="store_true", help="the per-trial rows as JSON instead of the summary lines")
     args = parser.parse_args(argv)
     try:
-        trials = per_trial(args.study_dirs)
+        trials = per_trial(args.study_dirs, by_group=args.by_group)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -84,3 +84,13 @@ def test_the_summary_prints_each_base_and_each_setting(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "namedesc tiny ar, k=9 same · all · base seed 1 (base epochs unknown): 0.750 (0.071) / 0.050 (0.000) / 0.500 (0.000), 2 seeds" in out
     assert "namedesc tiny ar, k=9 same · all: 0.750 ± 0.000 (0.000; 0.071)" in out
+
+
+def test_by_group_adds_each_question_groups_accuracy_at_the_best_point(tmp_path, capsys):
+    dirs = [study(tmp_path / "b0", {0: 0.80, 1: 0.60}, "seed = 0\n"), study(tmp_path / "b1", {0: 0.40}, "seed = 1\n")]
+    trials = per_trial(dirs, by_group=True)
+    assert sorted(trials.select("base_seed", "seed", "g for", "g bac").rows()) == pytest.approx([(0, 0, 0.8, 0.05), (0, 1, 0.6, 0.05), (1, 0, 0.4, 0.05)])
+    assert spread(base_means(trials), "setting").row(0, named=True)["g for"] == pytest.approx(0.55)  # mean of bases .70 and .40
+    assert "g for" not in per_trial(dirs).columns
+    assert main([*dirs, "--by-group"]) == 0
+    assert "fwd / bwd / retention / g bac / g for" in capsys.readouterr().out
