@@ -117,15 +117,24 @@ def metric_table(means: pl.DataFrame, axes: list[str], columns: list[tuple[str, 
     return _markdown_table(header, rows)
 
 
-def group_table(results: pl.DataFrame, summary: pl.DataFrame, axes: list[str]) -> str:
-    """Test accuracy at each trial's best point per question group (N2D/D2N, a biography's
-    attribute, a wiki kind) and direction: where a direction's mean hides a failing group."""
+def group_accuracy(results: pl.DataFrame, summary: pl.DataFrame) -> pl.DataFrame:
+    """trial_id, group, direction, accuracy: each trial's test accuracy per question group
+    (N2D/D2N, a biography's attribute, a wiki kind) at its own best point (`summary`'s
+    best_epoch)."""
     at_best = summary.select("trial_id", pl.col("best_epoch").alias("epoch"))
     rows = results.filter((pl.col("population") == "inject") & (pl.col("split") == "test")).join(at_best, on=["trial_id", "epoch"])
-    if rows.height == 0:
+    return rows.group_by("trial_id", "group", "direction").agg(pl.col("accuracy").mean())
+
+
+def group_table(results: pl.DataFrame, summary: pl.DataFrame, axes: list[str]) -> str:
+    """Test accuracy at each trial's best point per question group and direction: where a
+    direction's mean hides a failing group."""
+    per_trial = group_accuracy(results, summary)
+    if per_trial.height == 0:
         return "No test questions at the best points."
     # each seed's cell at its own best point, then mean ± std over seeds like every other table
-    per_seed = rows.group_by(*axes, "dataset", "group", "direction", "seed").agg(pl.col("accuracy").mean())
+    conditions = results.select("trial_id", *axes, "dataset", "seed").unique("trial_id")
+    per_seed = per_trial.join(conditions, on="trial_id").group_by(*axes, "dataset", "group", "direction", "seed").agg(pl.col("accuracy").mean())
     cells = per_seed.group_by(*axes, "dataset", "group", "direction").agg(
         pl.col("accuracy").mean().alias("mean"), pl.col("accuracy").std().alias("std")
     )

@@ -37,7 +37,7 @@ from pathlib import Path
 import polars as pl
 
 from maskft.ablate import store
-from maskft.ablate.report import trial_summary
+from maskft.ablate.report import group_accuracy, trial_summary
 from maskft.bench.science import load_studies
 from maskft.datasets.registry import resolve_dataset
 from maskft.trainers.base_stage import BaseConfig, base_dir
@@ -82,11 +82,8 @@ def per_trial(study_dirs: list[Path | str], by_group: bool = False) -> pl.DataFr
 def group_cells(results: pl.DataFrame, summary: pl.DataFrame) -> dict[str, dict[str, float]]:
     """Trial id -> {"<group> <dir>": test accuracy at the trial's best point}, the columns of
     `maskft report`'s "By question group" table."""
-    at_best = summary.select("trial_id", pl.col("best_epoch").alias("epoch"))
-    rows = results.filter((pl.col("population") == "inject") & (pl.col("split") == "test")).join(at_best, on=["trial_id", "epoch"])
-    cells = rows.group_by("trial_id", "group", "direction").agg(pl.col("accuracy").mean())
     out: dict[str, dict[str, float]] = {}
-    for trial_id, group, direction, accuracy in cells.iter_rows():
+    for trial_id, group, direction, accuracy in group_accuracy(results, summary).select("trial_id", "group", "direction", "accuracy").iter_rows():
         out.setdefault(trial_id, {})[f"{group} {direction[:3]}"] = accuracy
     return out
 
